@@ -1,0 +1,11 @@
+//! Project configuration: the `dataflow.yml` file of a project directory, its sources and
+//! lake location, loaded strictly (unknown keys, wrong types and missing fields are errors
+//! naming file, line and the valid choices) and layered with `DATAFLOW__*` environment variables.
+
+mod load;
+mod project;
+mod source;
+
+pub use load::{PROJECT_FILE, apply_env_overrides, load_project, locate, parse_yaml};
+pub use project::{IngestDefaults, LakeConfig, Project, ProjectConfig};
+pub use source::{ColumnConfig, CsvOptions, FileFormat, SourceConfig, SourceType};

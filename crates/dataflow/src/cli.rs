@@ -1,0 +1,135 @@
+//! The command line: global options and one subcommand per job.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::logging::LogFormat;
+
+/// dataflow: ingest, validate, transform, orchestrate, stream and observe e-commerce data from
+/// one binary.
+#[derive(Debug, Parser)]
+#[command(name = "dataflow", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The project directory (holds dataflow.yml).
+    #[arg(long, global = true, env = "DATAFLOW_PROJECT_DIR", default_value = ".")]
+    pub project_dir: PathBuf,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// Log filter, e.g. `debug` or `info,dataflow_ingest=debug` (default: RUST_LOG or info).
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the example e-commerce project end to end on generated data.
+    Demo(DemoArgs),
+    /// Generate deterministic synthetic e-commerce data with injected defects.
+    Generate(GenerateArgs),
+    /// Load the project's sources into the lake (atomic, idempotent).
+    Ingest(IngestArgs),
+    /// Run SQL over the lake tables and print the result.
+    Query(QueryArgs),
+    /// List the lake's tables with versions, files and rows.
+    Tables(TablesArgs),
+}
+
+/// Output format of generated files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataFormat {
+    /// CSV with a header row.
+    Csv,
+    /// Snappy Parquet.
+    Parquet,
+}
+
+/// Options of `generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output directory.
+    #[arg(long, default_value = "data/incoming")]
+    pub out: PathBuf,
+    /// Seed: the same seed and options give byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Distinct customers.
+    #[arg(long, default_value_t = 10_000)]
+    pub customers: u64,
+    /// Transactions.
+    #[arg(long, default_value_t = 100_000)]
+    pub transactions: u64,
+    /// Products.
+    #[arg(long, default_value_t = 1_000)]
+    pub products: u64,
+    /// Clickstream events (default: as many as transactions).
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = DataFormat::Csv)]
+    pub format: DataFormat,
+    /// Probability that a row carries a defect.
+    #[arg(long, default_value_t = 0.015)]
+    pub defect_rate: f64,
+    /// First day of the generated period (YYYY-MM-DD).
+    #[arg(long, default_value = "2022-01-01")]
+    pub start_date: String,
+    /// Last day of the generated period (YYYY-MM-DD, or `today`).
+    #[arg(long, default_value = "2024-12-31")]
+    pub end_date: String,
+}
+
+/// Options of `ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Only these sources (default: all).
+    #[arg(long = "source", value_name = "NAME")]
+    pub sources: Vec<String>,
+}
+
+/// Result format of `query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header.
+    Csv,
+    /// One JSON object per row.
+    Json,
+}
+
+/// Options of `query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The SQL statement.
+    pub sql: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    pub format: QueryFormat,
+}
+
+/// Options of `tables`.
+#[derive(Debug, Args)]
+pub struct TablesArgs {}
+
+/// Options of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Working directory for the demo project, data and lake (re-created on each run).
+    #[arg(long, default_value = "dataflow-demo")]
+    pub dir: PathBuf,
+    /// Distinct customers to generate.
+    #[arg(long, default_value_t = 10_000)]
+    pub customers: u64,
+    /// Transactions to generate.
+    #[arg(long, default_value_t = 100_000)]
+    pub transactions: u64,
+    /// Seed for the generated data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}

@@ -1,0 +1,50 @@
+//! One module per command; `run` dispatches.
+
+mod demo;
+mod generate;
+mod ingest;
+mod query;
+mod tables;
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use dataflow_core::config::{Project, load_project};
+use dataflow_core::ids::RunId;
+use dataflow_engine::Lake;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli, run_id: &RunId) -> anyhow::Result<()> {
+    let project_dir = cli.project_dir;
+    match cli.command {
+        Command::Demo(args) => demo::run(args, run_id).await,
+        Command::Generate(args) => generate::run(args),
+        Command::Ingest(args) => {
+            let project = load_project(&project_dir)?;
+            ingest::run(&project, &args.sources, run_id).await
+        }
+        Command::Query(args) => {
+            let project = load_project(&project_dir)?;
+            query::run(&project, &args.sql, args.format).await
+        }
+        Command::Tables(_) => {
+            let project = load_project(&project_dir)?;
+            tables::run(&project).await
+        }
+    }
+}
+
+/// Opens the project's lake.
+pub fn open_lake(project: &Project) -> anyhow::Result<Lake> {
+    let options: HashMap<String, String> = project
+        .config
+        .lake
+        .storage_options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let location = project.lake_location();
+    Lake::open(&location, options).with_context(|| format!("opening the lake at {location}"))
+}

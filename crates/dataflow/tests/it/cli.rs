@@ -1,0 +1,200 @@
+//! The command line: help, exit codes, configuration errors, the generator and the demo.
+
+use predicates::prelude::*;
+
+use crate::support::{TestProject, dataflow};
+
+#[test]
+fn help_lists_every_command() {
+    let out = dataflow().arg("--help").assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    for command in ["demo", "generate", "ingest", "query", "tables"] {
+        assert!(
+            text.contains(command),
+            "{command} missing from --help:\n{text}"
+        );
+        dataflow().args([command, "--help"]).assert().success();
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    dataflow().arg("no-such-command").assert().code(2);
+    dataflow()
+        .args(["generate", "--customers", "lots"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_typo_in_the_config_names_file_line_and_choices() {
+    let project = TestProject::new(|c| c.replacen("    format: csv", "    fromat: csv", 1));
+    project
+        .cmd()
+        .arg("ingest")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("dataflow.yml"))
+        .stderr(predicate::str::contains("unknown field `fromat`"))
+        .stderr(predicate::str::contains("line 18"))
+        .stderr(predicate::str::contains("expected one of"));
+}
+
+#[test]
+fn a_missing_project_file_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    dataflow()
+        .arg("--project-dir")
+        .arg(dir.path())
+        .arg("ingest")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("dataflow.yml"));
+}
+
+#[test]
+fn generate_is_deterministic_per_seed() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (dir, seed) in dirs.iter().zip(["7", "7", "8"]) {
+        dataflow()
+            .args([
+                "generate",
+                "--customers",
+                "300",
+                "--transactions",
+                "3000",
+                "--products",
+                "40",
+                "--seed",
+                seed,
+                "--out",
+            ])
+            .arg(dir.path())
+            .assert()
+            .success();
+    }
+    for file in [
+        "customers.csv",
+        "products.csv",
+        "transactions.csv",
+        "events.csv",
+        "manifest.json",
+    ] {
+        let a = std::fs::read(dirs[0].path().join(file)).unwrap();
+        let b = std::fs::read(dirs[1].path().join(file)).unwrap();
+        let c = std::fs::read(dirs[2].path().join(file)).unwrap();
+        assert_eq!(a, b, "{file} differs for the same seed");
+        assert_ne!(a, c, "{file} is the same for another seed");
+    }
+    let header = std::fs::read_to_string(dirs[0].path().join("transactions.csv")).unwrap();
+    assert!(header.starts_with(
+        "transaction_id,customer_id,product_id,transaction_amount,transaction_date,payment_method,status\n"
+    ));
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dirs[0].path().join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["tables"]["customers"]["file"], "customers.csv");
+    let lines = header.lines().count() as u64 - 1;
+    assert_eq!(
+        manifest["tables"]["transactions"]["data_rows"].as_u64(),
+        Some(lines)
+    );
+}
+
+#[test]
+fn generate_rejects_bad_options_and_leaves_no_files() {
+    let dir = tempfile::tempdir().unwrap();
+    dataflow()
+        .args(["generate", "--defect-rate", "2", "--out"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--defect-rate"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn demo_runs_end_to_end_and_prints_its_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("demo");
+    let out = dataflow()
+        .args([
+            "demo",
+            "--customers",
+            "500",
+            "--transactions",
+            "5000",
+            "--dir",
+        ])
+        .arg(&work)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    for needle in [
+        "rows quarantined",
+        "raw_<source>",
+        "Top categories",
+        "0 files loaded again",
+        "lake",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from demo output:\n{text}"
+        );
+    }
+    // Running it again in the same directory starts over.
+    dataflow()
+        .args([
+            "demo",
+            "--customers",
+            "200",
+            "--transactions",
+            "1000",
+            "--dir",
+        ])
+        .arg(&work)
+        .assert()
+        .success();
+    // It refuses to clobber a directory it did not create.
+    let other = dir.path().join("mine");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("important.txt"), "keep").unwrap();
+    dataflow()
+        .args(["demo", "--dir"])
+        .arg(&other)
+        .assert()
+        .code(2);
+    assert!(other.join("important.txt").exists());
+}
+
+#[test]
+fn json_logs_carry_the_run_id_on_every_line() {
+    let project = TestProject::new(|c| c);
+    project.generate(&[
+        "--customers",
+        "100",
+        "--transactions",
+        "500",
+        "--products",
+        "20",
+    ]);
+    let out = project
+        .cmd()
+        .args(["--log-format", "json", "ingest"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let mut run_ids = std::collections::HashSet::new();
+    let mut lines = 0;
+    for line in stderr.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+        let spans = value["spans"].as_array().expect("span list");
+        let run = spans.iter().find(|s| s["name"] == "run").expect("run span");
+        run_ids.insert(run["run_id"].as_str().expect("run id").to_string());
+        assert!(value["timestamp"].is_string() && value["level"].is_string());
+        lines += 1;
+    }
+    assert!(lines >= 4, "{stderr}");
+    assert_eq!(run_ids.len(), 1);
+}

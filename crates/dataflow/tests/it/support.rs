@@ -1,0 +1,104 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// The binary under test.
+pub fn dataflow() -> Command {
+    let mut cmd = Command::cargo_bin("dataflow").expect("binary built");
+    cmd.env_remove("RUST_LOG")
+        .env_remove("DATAFLOW_PROJECT_DIR");
+    cmd
+}
+
+/// The example project's configuration file.
+pub fn example_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ecommerce/dataflow.yml")
+}
+
+/// A project directory holding the example configuration (optionally edited) and generated data.
+pub struct TestProject {
+    /// Keeps the directory alive.
+    pub dir: tempfile::TempDir,
+}
+
+impl TestProject {
+    /// A project with the example configuration, edited by `edit`.
+    pub fn new(edit: impl Fn(String) -> String) -> TestProject {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = std::fs::read_to_string(example_config()).expect("example config");
+        std::fs::write(dir.path().join("dataflow.yml"), edit(config)).expect("write config");
+        TestProject { dir }
+    }
+
+    /// The project directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where generated data goes.
+    pub fn incoming(&self) -> PathBuf {
+        self.path().join("data/incoming")
+    }
+
+    /// Runs `dataflow generate` into `data/incoming` and returns the manifest.
+    pub fn generate(&self, args: &[&str]) -> Value {
+        dataflow()
+            .arg("generate")
+            .arg("--out")
+            .arg(self.incoming())
+            .args(args)
+            .assert()
+            .success();
+        let text =
+            std::fs::read_to_string(self.incoming().join("manifest.json")).expect("manifest");
+        serde_json::from_str(&text).expect("manifest json")
+    }
+
+    /// A `dataflow` command in this project.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = dataflow();
+        cmd.arg("--project-dir").arg(self.path());
+        cmd
+    }
+
+    /// Runs `dataflow ingest` and asserts success.
+    pub fn ingest(&self) -> String {
+        let out = self.cmd().arg("ingest").assert().success();
+        String::from_utf8_lossy(&out.get_output().stdout).into_owned()
+    }
+
+    /// Runs a query and returns the rows as JSON objects.
+    pub fn query(&self, sql: &str) -> Vec<Value> {
+        let out = self
+            .cmd()
+            .args(["query", "--format", "json", sql])
+            .assert()
+            .success();
+        String::from_utf8_lossy(&out.get_output().stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("json row"))
+            .collect()
+    }
+
+    /// `select count(*)` of a table.
+    pub fn count(&self, table: &str) -> u64 {
+        let rows = self.query(&format!("select count(*) as n from {table}"));
+        rows[0]["n"].as_u64().expect("count")
+    }
+}
+
+/// A table's entry in the manifest.
+pub fn table<'a>(manifest: &'a Value, name: &str) -> &'a Value {
+    &manifest["tables"][name]
+}
+
+/// A number from the manifest.
+pub fn number(value: &Value, key: &str) -> u64 {
+    value[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("manifest field {key}"))
+}

@@ -1,0 +1,215 @@
+//! The lake: a directory (or object-store prefix) holding one Delta Lake table per folder.
+//!
+//! Every write is a Delta commit, so a table is never seen half-written: readers see the previous
+//! version until the commit file lands, and a crash leaves at most unreferenced data files.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::datatypes::Schema;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::{DeltaTable, DeltaTableError};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// A lake location and the options to reach it.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    url: Url,
+    local_root: Option<PathBuf>,
+    storage_options: HashMap<String, String>,
+}
+
+/// What `dataflow tables` shows about one lake table.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    /// Table name.
+    pub name: String,
+    /// Latest Delta version.
+    pub version: u64,
+    /// Number of data files in the latest version.
+    pub files: usize,
+    /// Rows in the latest version, from the file statistics.
+    pub rows: Option<u64>,
+}
+
+impl Lake {
+    /// Opens the lake at `location`: a local directory (created if missing) or a URL.
+    pub fn open(location: &str, storage_options: HashMap<String, String>) -> Result<Lake> {
+        let bad = |message: String| Error::Location {
+            location: location.to_string(),
+            message,
+        };
+        if location.contains("://") && !location.starts_with("file://") {
+            let mut url = Url::parse(location).map_err(|e| bad(e.to_string()))?;
+            if !url.path().ends_with('/') {
+                url.set_path(&format!("{}/", url.path()));
+            }
+            return Ok(Lake {
+                url,
+                local_root: None,
+                storage_options,
+            });
+        }
+        let path = match location.strip_prefix("file://") {
+            Some(rest) => PathBuf::from(rest),
+            None => PathBuf::from(location),
+        };
+        std::fs::create_dir_all(&path).map_err(|source| Error::Io {
+            context: format!("cannot create lake directory {}", path.display()),
+            source,
+        })?;
+        let root = path.canonicalize().map_err(|source| Error::Io {
+            context: format!("cannot resolve lake directory {}", path.display()),
+            source,
+        })?;
+        let url = Url::from_directory_path(&root)
+            .map_err(|()| bad("not an absolute directory path".to_string()))?;
+        Ok(Lake {
+            url,
+            local_root: Some(root),
+            storage_options,
+        })
+    }
+
+    /// The lake's root URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The local directory of the lake, when it is on the local file system.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.local_root.as_deref()
+    }
+
+    /// The URL of a table.
+    pub fn table_url(&self, name: &str) -> Result<Url> {
+        self.url
+            .join(&format!("{name}/"))
+            .map_err(|e| Error::Location {
+                location: self.url.to_string(),
+                message: format!("table `{name}`: {e}"),
+            })
+    }
+
+    /// Loads a table at its latest version; `None` when it does not exist yet.
+    pub async fn load(&self, name: &str) -> Result<Option<DeltaTable>> {
+        let url = self.table_url(name)?;
+        if let Some(root) = &self.local_root
+            && !root.join(name).join("_delta_log").is_dir()
+        {
+            return Ok(None);
+        }
+        match deltalake::open_table_with_storage_options(url, self.storage_options.clone()).await {
+            Ok(table) => Ok(Some(table)),
+            Err(DeltaTableError::NotATable(_)) => Ok(None),
+            Err(source) => Err(Error::delta(name)(source)),
+        }
+    }
+
+    /// Loads a table, creating it empty with `schema` when it does not exist.
+    pub async fn load_or_create(
+        &self,
+        name: &str,
+        schema: &Schema,
+        description: Option<&str>,
+    ) -> Result<DeltaTable> {
+        if let Some(table) = self.load(name).await? {
+            return Ok(table);
+        }
+        let url = self.table_url(name)?;
+        if let Some(root) = &self.local_root {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+                context: format!("cannot create table directory {}", dir.display()),
+                source,
+            })?;
+        }
+        // Build without loading: the location is known to hold no table yet.
+        let table = deltalake::DeltaTableBuilder::from_url(url)
+            .and_then(|b| b.with_storage_options(self.storage_options.clone()).build())
+            .map_err(Error::delta(name))?;
+        let kernel_schema: deltalake::kernel::StructType = schema
+            .try_into_kernel()
+            .map_err(|e| Error::delta(name)(DeltaTableError::from(e)))?;
+        let mut create = table
+            .create()
+            .with_table_name(name)
+            .with_columns(kernel_schema.fields().cloned());
+        if let Some(description) = description {
+            create = create.with_comment(description);
+        }
+        create.await.map_err(Error::delta(name))
+    }
+
+    /// Names of all tables in the lake, sorted.
+    pub async fn table_names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        if let Some(root) = &self.local_root {
+            let entries = std::fs::read_dir(root).map_err(|source| Error::Io {
+                context: format!("cannot list lake directory {}", root.display()),
+                source,
+            })?;
+            for entry in entries.flatten() {
+                if entry.path().join("_delta_log").is_dir()
+                    && let Some(name) = entry.file_name().to_str()
+                {
+                    names.push(name.to_string());
+                }
+            }
+        } else {
+            use futures::TryStreamExt as _;
+            let (store, prefix) =
+                object_store::parse_url_opts(&self.url, self.storage_options.clone()).map_err(
+                    |e| Error::Location {
+                        location: self.url.to_string(),
+                        message: e.to_string(),
+                    },
+                )?;
+            let listing = store
+                .list_with_delimiter(Some(&prefix))
+                .await
+                .map_err(|e| Error::Io {
+                    context: format!("cannot list lake {}", self.url),
+                    source: std::io::Error::other(e),
+                })?;
+            for dir in listing.common_prefixes {
+                let log = dir.clone().join("_delta_log");
+                let mut files = store.list(Some(&log));
+                if files.try_next().await.ok().flatten().is_some()
+                    && let Some(name) = dir.filename()
+                {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Version, file count and row count of every table.
+    pub async fn tables(&self) -> Result<Vec<TableInfo>> {
+        let mut infos = Vec::new();
+        for name in self.table_names().await? {
+            let Some(table) = self.load(&name).await? else {
+                continue;
+            };
+            let version = table.version().unwrap_or_default();
+            let snapshot = table.snapshot().map_err(Error::delta(&name))?;
+            let files = snapshot.log_data().num_files();
+            let rows = snapshot
+                .log_data()
+                .iter()
+                .map(|file| file.num_records().map(|n| n as u64))
+                .sum::<Option<u64>>();
+            infos.push(TableInfo {
+                name,
+                version,
+                files,
+                rows,
+            });
+        }
+        Ok(infos)
+    }
+}

@@ -1,0 +1,34 @@
+//! The DataFusion session over the lake: every lake table registered by name, information_schema
+//! on, so `SELECT * FROM raw_customers` and `SHOW TABLES` just work.
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::SessionConfig;
+
+use crate::error::{Error, Result};
+use crate::lake::Lake;
+
+/// A session with every table of `lake` registered under its name.
+pub async fn new_session(lake: &Lake) -> Result<SessionContext> {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema("dataflow", "lake");
+    let ctx = SessionContext::new_with_config(config);
+    for name in lake.table_names().await? {
+        let Some(table) = lake.load(&name).await? else {
+            continue;
+        };
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(Error::delta(&name))?;
+        let provider = table.table_provider().await?;
+        ctx.register_table(name.as_str(), provider)?;
+    }
+    Ok(ctx)
+}
+
+/// Runs one SQL statement and collects its result.
+pub async fn collect_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    let frame = ctx.sql(sql).await?;
+    Ok(frame.collect().await?)
+}

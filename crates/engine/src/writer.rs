@@ -1,0 +1,150 @@
+//! Atomic, memory-bounded appends to a lake table.
+//!
+//! Batches stream into Parquet files as they arrive (the writer rolls files at a target size, so
+//! memory stays bounded however large the input); nothing is visible until [`TableWriter::commit`]
+//! writes one Delta commit holding every file plus the application transaction ids that make the
+//! load idempotent. A crash before the commit leaves only unreferenced files, which `VACUUM` removes.
+
+use std::collections::HashMap;
+
+use datafusion::arrow::array::RecordBatch;
+use deltalake::DeltaTable;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Transaction};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Target size of each Parquet file written by ingest.
+const TARGET_FILE_SIZE: u64 = 128 * 1024 * 1024;
+
+/// An application transaction recorded in a commit: `app_id` at `version`. A reader asks the
+/// table for an app id's version to learn whether that piece of work is already committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppTransaction {
+    /// Identifies the piece of work, e.g. `ingest:customers:<sha256>`.
+    pub app_id: String,
+    /// Monotonic version for that app id.
+    pub version: i64,
+}
+
+/// Streams record batches into one table and commits them atomically.
+pub struct TableWriter {
+    name: String,
+    table: DeltaTable,
+    writer: RecordBatchWriter,
+    rows: u64,
+}
+
+impl TableWriter {
+    /// Starts a write to `table`.
+    pub fn new(name: &str, table: DeltaTable) -> Result<TableWriter> {
+        let writer = RecordBatchWriter::for_table(&table)
+            .map_err(Error::delta(name))?
+            .with_target_file_size(TARGET_FILE_SIZE);
+        Ok(TableWriter {
+            name: name.to_string(),
+            table,
+            writer,
+            rows: 0,
+        })
+    }
+
+    /// The table's committed state when the write began.
+    pub fn table(&self) -> &DeltaTable {
+        &self.table
+    }
+
+    /// Rows written so far (not yet committed).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Encodes a batch into the pending files.
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.rows += batch.num_rows() as u64;
+        self.writer
+            .write(batch)
+            .await
+            .map_err(Error::delta(&self.name))
+    }
+
+    /// Finishes the files and commits them with the given application transactions and commit
+    /// metadata, as one new table version. Returns that version.
+    pub async fn commit(
+        mut self,
+        transactions: &[AppTransaction],
+        metadata: HashMap<String, Value>,
+    ) -> Result<u64> {
+        let adds = self
+            .writer
+            .flush()
+            .await
+            .map_err(Error::delta(&self.name))?;
+        let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        let snapshot = self.table.snapshot().map_err(Error::delta(&self.name))?;
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: None,
+            predicate: None,
+        };
+        let txns = transactions
+            .iter()
+            .map(|t| Transaction::new_with_last_update(&t.app_id, t.version, Some(now_millis())))
+            .collect();
+        let properties = CommitProperties::default()
+            .with_metadata(metadata)
+            .with_application_transactions(txns);
+        let finalized = CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(Some(snapshot), self.table.log_store(), operation)
+            .await
+            .map_err(Error::delta(&self.name))?;
+        Ok(finalized.version())
+    }
+}
+
+impl TableWriter {
+    /// Abandons the write: finishes and deletes the pending files. The table is untouched.
+    pub async fn abort(mut self) -> Result<()> {
+        let adds = self
+            .writer
+            .flush()
+            .await
+            .map_err(Error::delta(&self.name))?;
+        let store = self.table.object_store();
+        for add in adds {
+            let path = object_store::path::Path::from(add.path.as_str());
+            use object_store::ObjectStoreExt as _;
+            if let Err(err) = store.delete(&path).await {
+                tracing::warn!(table = %self.name, file = %add.path, error = %err, "could not remove an abandoned data file");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The version recorded for `app_id` in the table's latest snapshot, if any.
+pub async fn transaction_version(
+    table: &DeltaTable,
+    name: &str,
+    app_id: &str,
+) -> Result<Option<i64>> {
+    let snapshot = table.snapshot().map_err(Error::delta(name))?;
+    snapshot
+        .transaction_version(table.log_store().as_ref(), app_id)
+        .await
+        .map_err(Error::delta(name))
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,138 @@
+//! Format readers. Each reads one local file of a source, parses every record against the
+//! declared schema and sends good rows and bad rows, as Arrow batches, to the writer task.
+
+pub mod csv;
+pub mod json;
+pub mod parquet;
+
+use dataflow_core::config::SourceConfig;
+use dataflow_engine::datafusion::arrow::array::RecordBatch;
+use tokio::sync::mpsc::Sender;
+
+use crate::batch::{BadRow, Lineage, QuarantineBuilder, RawBatchBuilder};
+use crate::error::{Error, Result};
+
+/// Bad rows per quarantine batch.
+const QUARANTINE_BATCH_ROWS: usize = 8_192;
+
+/// What a reader sends to the writer.
+#[derive(Debug)]
+pub enum Message {
+    /// Good rows for the raw table.
+    Rows(RecordBatch),
+    /// Bad rows for the quarantine table.
+    Quarantine(RecordBatch),
+}
+
+/// Counts for one file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileCounts {
+    /// Rows loaded.
+    pub good: u64,
+    /// Rows quarantined.
+    pub bad: u64,
+}
+
+/// Collects a reader's output into batches and sends them on.
+pub struct Output<'a> {
+    source_name: &'a str,
+    lineage: &'a Lineage,
+    tx: &'a Sender<Message>,
+    batch_rows: usize,
+    raw: RawBatchBuilder,
+    quarantine: QuarantineBuilder,
+    counts: FileCounts,
+}
+
+impl<'a> Output<'a> {
+    /// An output for one file of `source`.
+    pub fn new(
+        source_name: &'a str,
+        source: &SourceConfig,
+        lineage: &'a Lineage,
+        tx: &'a Sender<Message>,
+        batch_rows: usize,
+    ) -> Output<'a> {
+        Output {
+            source_name,
+            lineage,
+            tx,
+            batch_rows,
+            raw: RawBatchBuilder::new(source, batch_rows),
+            quarantine: QuarantineBuilder::default(),
+            counts: FileCounts::default(),
+        }
+    }
+
+    /// The raw-row builder, to append a good row.
+    pub fn raw(&mut self) -> &mut RawBatchBuilder {
+        &mut self.raw
+    }
+
+    /// Call after appending a good row.
+    pub fn row_done(&mut self) -> Result<()> {
+        self.counts.good += 1;
+        if self.raw.rows() >= self.batch_rows {
+            let batch = self.raw.finish(self.lineage)?;
+            self.send(Message::Rows(batch))?;
+        }
+        Ok(())
+    }
+
+    /// Records a bad row.
+    pub fn bad(&mut self, row: BadRow) -> Result<()> {
+        self.counts.bad += 1;
+        self.quarantine.push(row);
+        if self.quarantine.len() >= QUARANTINE_BATCH_ROWS {
+            let batch = self.quarantine.finish(self.source_name, self.lineage)?;
+            self.send(Message::Quarantine(batch))?;
+        }
+        Ok(())
+    }
+
+    fn send(&self, message: Message) -> Result<()> {
+        self.tx
+            .blocking_send(message)
+            .map_err(|_| Error::Internal("the lake writer stopped".into()))
+    }
+
+    /// Sends what is left and returns the counts.
+    pub fn finish(mut self) -> Result<FileCounts> {
+        if self.raw.rows() > 0 {
+            let batch = self.raw.finish(self.lineage)?;
+            self.send(Message::Rows(batch))?;
+        }
+        if !self.quarantine.is_empty() {
+            let batch = self.quarantine.finish(self.source_name, self.lineage)?;
+            self.send(Message::Quarantine(batch))?;
+        }
+        Ok(self.counts)
+    }
+}
+
+/// A reason for a null in a non-nullable column.
+pub(crate) fn null_reason(column: &str) -> String {
+    format!("null in required column `{column}`")
+}
+
+impl Output<'_> {
+    /// Sends already-typed declared columns (all rows good) with lineage columns added.
+    pub fn columns(
+        &mut self,
+        mut arrays: Vec<dataflow_engine::datafusion::arrow::array::ArrayRef>,
+        rows: usize,
+    ) -> Result<()> {
+        if rows == 0 {
+            return Ok(());
+        }
+        arrays.push(crate::batch::repeated_time(
+            self.lineage.loaded_at_micros,
+            rows,
+        ));
+        arrays.push(crate::batch::repeated(&self.lineage.source_file, rows));
+        arrays.push(crate::batch::repeated(&self.lineage.batch_id, rows));
+        let batch = RecordBatch::try_new(self.raw.schema(), arrays).map_err(Error::internal)?;
+        self.counts.good += rows as u64;
+        self.send(Message::Rows(batch))
+    }
+}
