@@ -75,18 +75,16 @@ fn parse_day(text: &str, what: &str) -> Result<i32> {
         .ok_or_else(|| Error::Options(format!("{what} `{text}` is not a date (YYYY-MM-DD)")))
 }
 
+/// A table generator: world, rows, defect rate, sink, manifest, progress.
 type TableFn<S> = fn(&World, u64, f64, &mut S, &mut TableManifest, Progress<'_>) -> Result<()>;
 
-fn write_table<S: Sink>(
-    sink: &mut S,
-    world: &World,
-    count: u64,
-    rate: f64,
-    manifest: &mut TableManifest,
-    progress: Progress<'_>,
-    table: TableFn<S>,
-) -> Result<()> {
-    table(world, count, rate, sink, manifest, progress)
+fn table_fn<S: Sink>(name: &str) -> TableFn<S> {
+    match name {
+        "customers" => tables::customers,
+        "products" => tables::products,
+        "transactions" => tables::transactions,
+        _ => tables::events,
+    }
 }
 
 fn generate_one(
@@ -101,31 +99,21 @@ fn generate_one(
     let path = options.out.join(&file);
     let mut manifest = TableManifest::new(file);
     let rate = options.defect_rate;
-    macro_rules! run {
-        ($sink:expr) => {{
-            let mut sink = $sink;
-            let table: TableFn<_> = match name {
-                "customers" => |w, _, r, s, m, p| tables::customers(w, r, s, m, p),
-                "products" => |w, _, r, s, m, p| tables::products(w, r, s, m, p),
-                "transactions" => tables::transactions,
-                _ => tables::events,
-            };
-            write_table(
-                &mut sink,
-                world,
-                count,
-                rate,
-                &mut manifest,
-                progress,
-                table,
-            )?;
-            sink.finish()?;
-        }};
-    }
-    match options.format {
-        OutputFormat::Csv => run!(CsvSink::create(&path, columns)?),
-        OutputFormat::Parquet => run!(ParquetSink::create(&path, columns)?),
-    }
+    let fill = |manifest: &mut TableManifest| -> Result<()> {
+        match options.format {
+            OutputFormat::Csv => {
+                let mut sink = CsvSink::create(&path, columns)?;
+                table_fn(name)(world, count, rate, &mut sink, manifest, progress)?;
+                sink.finish()
+            }
+            OutputFormat::Parquet => {
+                let mut sink = ParquetSink::create(&path, columns)?;
+                table_fn(name)(world, count, rate, &mut sink, manifest, progress)?;
+                sink.finish()
+            }
+        }
+    };
+    fill(&mut manifest)?;
     manifest.finish();
     Ok(manifest)
 }
@@ -247,4 +235,88 @@ pub fn read_manifest(path: &Path) -> Result<Manifest> {
         source,
     })?;
     serde_json::from_str(&text).map_err(|e| Error::Options(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(out: &Path, rate: f64, format: OutputFormat) -> GenerateOptions {
+        GenerateOptions {
+            seed: 3,
+            customers: 500,
+            products: 40,
+            transactions: 4_000,
+            events: 2_000,
+            defect_rate: rate,
+            format,
+            out: out.to_path_buf(),
+            start_date: "2023-01-01".into(),
+            end_date: "2024-12-31".into(),
+        }
+    }
+
+    #[test]
+    fn manifest_counts_match_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = generate(&options(dir.path(), 0.1, OutputFormat::Csv), &|_| {}).unwrap();
+        for (name, table) in &manifest.tables {
+            let text = std::fs::read_to_string(dir.path().join(&table.file)).unwrap();
+            // Product names may hold quoted commas but never newlines, so lines are records.
+            assert_eq!(text.lines().count() as u64 - 1, table.data_rows, "{name}");
+            let structural: u64 = STRUCTURAL_DEFECTS.iter().map(|d| table.defect(d)).sum();
+            assert_eq!(structural, table.structural_defects, "{name}");
+            assert!(table.defects.values().sum::<u64>() > 0, "{name}");
+        }
+        let customers = &manifest.tables["customers"];
+        assert_eq!(
+            customers.data_rows,
+            500 + customers.defect("duplicate_customer_id") + customers.structural_defects
+        );
+        assert!(!dir.path().join("customers.csv.partial").exists());
+    }
+
+    #[test]
+    fn zero_defect_rate_gives_clean_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = generate(&options(dir.path(), 0.0, OutputFormat::Csv), &|_| {}).unwrap();
+        for table in manifest.tables.values() {
+            assert!(table.defects.is_empty());
+            assert_eq!(table.data_rows, table.loadable_rows);
+        }
+        assert_eq!(manifest.tables["transactions"].data_rows, 4_000);
+    }
+
+    #[test]
+    fn parquet_output_has_no_structural_defects_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = generate(&options(dir.path(), 0.2, OutputFormat::Parquet), &|_| {}).unwrap();
+        let table = &manifest.tables["transactions"];
+        assert_eq!(table.structural_defects, 0);
+        let file = std::fs::File::open(dir.path().join("transactions.parquet")).unwrap();
+        let reader =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                file,
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows as u64, table.data_rows);
+    }
+
+    #[test]
+    fn bad_options_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bad = options(dir.path(), 0.1, OutputFormat::Csv);
+        bad.end_date = "2023-01-15".into();
+        assert!(matches!(generate(&bad, &|_| {}), Err(Error::Options(_))));
+        bad.end_date = "2023-13-01".into();
+        assert!(
+            generate(&bad, &|_| {})
+                .unwrap_err()
+                .to_string()
+                .contains("not a date")
+        );
+    }
 }

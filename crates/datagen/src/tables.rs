@@ -77,9 +77,10 @@ fn title(word: &str) -> String {
     }
 }
 
-/// Generates `customers`.
+/// Generates `customers`: `count` must equal `world.customers`, whose ids other tables use.
 pub fn customers<S: Sink>(
     world: &World,
+    count: u64,
     rate: f64,
     sink: &mut S,
     manifest: &mut TableManifest,
@@ -103,7 +104,7 @@ pub fn customers<S: Sink>(
     let csv = sink.supports_malformed();
     let mut rng = Rng::new(world.seed, 1);
     let mut email = String::with_capacity(64);
-    for id in 1..=world.customers {
+    for id in 1..=count {
         let defect = roll(&mut rng, rate, DEFECTS, csv);
         let first_index = rng.below(firsts.len() as u64) as usize;
         let last_index = rng.below(lasts.len() as u64) as usize;
@@ -221,13 +222,14 @@ pub fn customers<S: Sink>(
             progress(PROGRESS_EVERY);
         }
     }
-    progress(world.customers % PROGRESS_EVERY);
+    progress(count % PROGRESS_EVERY);
     Ok(())
 }
 
-/// Generates `products`.
+/// Generates `products`: `count` must equal `world.products`.
 pub fn products<S: Sink>(
     world: &World,
+    count: u64,
     rate: f64,
     sink: &mut S,
     manifest: &mut TableManifest,
@@ -241,7 +243,7 @@ pub fn products<S: Sink>(
     ];
     let csv = sink.supports_malformed();
     let mut rng = Rng::new(world.seed, 2);
-    for id in 1..=world.products {
+    for id in 1..=count {
         let defect = roll(&mut rng, rate, DEFECTS, csv);
         let mut name = format!("{} {}", rng.pick(words::ADJECTIVES), rng.pick(words::NOUNS));
         if rng.chance(0.3) {
@@ -283,7 +285,7 @@ pub fn products<S: Sink>(
             progress(PROGRESS_EVERY);
         }
     }
-    progress(world.products % PROGRESS_EVERY);
+    progress(count % PROGRESS_EVERY);
     Ok(())
 }
 

@@ -148,3 +148,96 @@ fn now_millis() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::Lake;
+
+    fn batch(values: Vec<i64>) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(values))]).unwrap()
+    }
+
+    fn data_files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "parquet")
+            })
+            .count()
+    }
+
+    #[tokio::test]
+    async fn commits_are_atomic_and_carry_transactions() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+        let schema = batch(vec![]).schema();
+        let table = lake
+            .load_or_create("t", &schema, Some("test"))
+            .await
+            .unwrap();
+        let mut writer = TableWriter::new("t", table).unwrap();
+        writer.write(batch(vec![1, 2, 3])).await.unwrap();
+        // Nothing is visible before the commit.
+        let infos = lake.tables().await.unwrap();
+        assert_eq!(infos[0].rows, Some(0));
+        let txn = AppTransaction {
+            app_id: "load/a".into(),
+            version: 1,
+        };
+        let version = writer.commit(&[txn], HashMap::new()).await.unwrap();
+        assert_eq!(version, 1);
+        let table = lake.load("t").await.unwrap().unwrap();
+        assert_eq!(
+            transaction_version(&table, "t", "load/a").await.unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            transaction_version(&table, "t", "load/b").await.unwrap(),
+            None
+        );
+        assert_eq!(lake.tables().await.unwrap()[0].rows, Some(3));
+
+        // An aborted write leaves the table and its files as they were.
+        let files_before = data_files(&dir.path().join("t"));
+        let mut writer = TableWriter::new("t", table).unwrap();
+        writer.write(batch(vec![4, 5])).await.unwrap();
+        writer.abort().await.unwrap();
+        assert_eq!(data_files(&dir.path().join("t")), files_before);
+        let infos = lake.tables().await.unwrap();
+        assert_eq!((infos[0].version, infos[0].rows), (1, Some(3)));
+    }
+
+    #[tokio::test]
+    async fn the_session_sees_lake_tables_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+        let table = lake
+            .load_or_create("numbers", &batch(vec![]).schema(), None)
+            .await
+            .unwrap();
+        let mut writer = TableWriter::new("numbers", table).unwrap();
+        writer.write(batch(vec![10, 20])).await.unwrap();
+        writer.commit(&[], HashMap::new()).await.unwrap();
+        let ctx = crate::new_session(&lake).await.unwrap();
+        let result = crate::collect_sql(&ctx, "select sum(id) as s from numbers")
+            .await
+            .unwrap();
+        let sum = result[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>()
+            .unwrap();
+        assert_eq!(sum.value(0), 30);
+    }
+}

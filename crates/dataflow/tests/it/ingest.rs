@@ -1,6 +1,6 @@
 //! Ingest against the manifest: counts, quarantine, idempotency, changed files, thresholds.
 
-use crate::support::{TestProject, number, table};
+use crate::support::{TestProject, assert_lake_matches_manifest, number, table};
 
 const SOURCES: [&str; 4] = ["customers", "products", "transactions", "events"];
 
@@ -26,17 +26,8 @@ fn ingest_counts_match_the_manifest_and_rerun_loads_nothing() {
             number(expected, "structural_defects") > 0,
             "{source}: no structural defects generated"
         );
-        assert_eq!(
-            project.count(&format!("raw_{source}")),
-            number(expected, "loadable_rows"),
-            "{source}"
-        );
-        assert_eq!(
-            project.count(&format!("quarantine_{source}")),
-            number(expected, "structural_defects"),
-            "{source}"
-        );
     }
+    assert_lake_matches_manifest(&project, &manifest, &SOURCES);
 
     // Quarantine rows say where and why.
     let bad = project.query(
@@ -88,19 +79,7 @@ fn ingest_counts_match_the_manifest_and_rerun_loads_nothing() {
         let cells: Vec<&str> = row.split(['│', '┆']).map(str::trim).collect();
         assert_eq!((cells[3], cells[4], cells[5]), ("0", "1", "0"), "{row}");
     }
-    for source in SOURCES {
-        let expected = table(&manifest, source);
-        assert_eq!(
-            project.count(&format!("raw_{source}")),
-            number(expected, "loadable_rows"),
-            "{source}"
-        );
-        assert_eq!(
-            project.count(&format!("quarantine_{source}")),
-            number(expected, "structural_defects"),
-            "{source}"
-        );
-    }
+    assert_lake_matches_manifest(&project, &manifest, &SOURCES);
     assert_eq!(
         versions_before,
         project.query("select count(*) as n from raw_events")

@@ -102,3 +102,21 @@ pub fn number(value: &Value, key: &str) -> u64 {
         .as_u64()
         .unwrap_or_else(|| panic!("manifest field {key}"))
 }
+
+/// Asserts that each source's raw table holds exactly the manifest's loadable rows and its
+/// quarantine table exactly the structural defects.
+pub fn assert_lake_matches_manifest(project: &TestProject, manifest: &Value, sources: &[&str]) {
+    for source in sources {
+        let expected = table(manifest, source);
+        assert_eq!(
+            project.count(&format!("raw_{source}")),
+            number(expected, "loadable_rows"),
+            "raw_{source}"
+        );
+        assert_eq!(
+            project.count(&format!("quarantine_{source}")),
+            number(expected, "structural_defects"),
+            "quarantine_{source}"
+        );
+    }
+}

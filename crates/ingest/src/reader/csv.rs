@@ -9,9 +9,9 @@ use std::path::Path;
 
 use dataflow_core::config::SourceConfig;
 
-use super::{Output, null_reason};
+use super::{Output, file_error, null_reason};
 use crate::batch::BadRow;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::parse::{Cell, parse_cell};
 
 /// Reads one CSV file into `out`.
@@ -22,11 +22,7 @@ pub fn read(
     source: &SourceConfig,
     out: &mut Output<'_>,
 ) -> Result<()> {
-    let bad_file = |message: String| Error::BadFile {
-        source_name: source_name.to_string(),
-        file: display.to_string(),
-        message,
-    };
+    let bad_file = file_error(source_name, display);
     let file = File::open(path).map_err(|e| bad_file(format!("cannot open: {e}")))?;
     let raw_file = file.try_clone().map_err(|e| bad_file(e.to_string()))?;
     let mut reader = ::csv::ReaderBuilder::new()

@@ -10,9 +10,9 @@ use dataflow_core::config::SourceConfig;
 use dataflow_core::types::ColumnType;
 use serde_json::Value;
 
-use super::{Output, null_reason};
+use super::{Output, file_error, null_reason};
 use crate::batch::BadRow;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::parse::{Cell, parse_cell};
 
 /// Reads one JSON-lines file into `out`.
@@ -23,11 +23,7 @@ pub fn read(
     source: &SourceConfig,
     out: &mut Output<'_>,
 ) -> Result<()> {
-    let bad_file = |message: String| Error::BadFile {
-        source_name: source_name.to_string(),
-        file: display.to_string(),
-        message,
-    };
+    let bad_file = file_error(source_name, display);
     let file = File::open(path).map_err(|e| bad_file(format!("cannot open: {e}")))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut line = Vec::with_capacity(1024);

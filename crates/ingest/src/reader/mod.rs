@@ -110,6 +110,18 @@ impl<'a> Output<'a> {
     }
 }
 
+/// Builds the error for a problem with a whole file of a source.
+pub(crate) fn file_error<'a>(
+    source_name: &'a str,
+    display: &'a str,
+) -> impl Fn(String) -> Error + 'a {
+    move |message| Error::BadFile {
+        source_name: source_name.to_string(),
+        file: display.to_string(),
+        message,
+    }
+}
+
 /// A reason for a null in a non-nullable column.
 pub(crate) fn null_reason(column: &str) -> String {
     format!("null in required column `{column}`")
@@ -136,3 +148,6 @@ impl Output<'_> {
         self.send(Message::Rows(batch))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,7 +11,7 @@ use dataflow_engine::datafusion::arrow::util::display::{ArrayFormatter, FormatOp
 use dataflow_engine::datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use dataflow_engine::schema::arrow_type;
 
-use super::{Output, null_reason};
+use super::{Output, file_error, null_reason};
 use crate::batch::BadRow;
 use crate::error::{Error, Result};
 
@@ -24,11 +24,7 @@ pub fn read(
     batch_rows: usize,
     out: &mut Output<'_>,
 ) -> Result<()> {
-    let bad_file = |message: String| Error::BadFile {
-        source_name: source_name.to_string(),
-        file: display.to_string(),
-        message,
-    };
+    let bad_file = file_error(source_name, display);
     let file = File::open(path).map_err(|e| bad_file(format!("cannot open: {e}")))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| bad_file(format!("not a Parquet file: {e}")))?

@@ -1,0 +1,133 @@
+//! Reader tests on small hand-written files: quoting, line endings, header mapping, bad rows.
+
+use dataflow_core::config::SourceConfig;
+use dataflow_engine::datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use dataflow_engine::datafusion::arrow::datatypes::Int64Type;
+use tokio::sync::mpsc;
+
+use super::{FileCounts, Message, Output};
+use crate::batch::Lineage;
+
+fn source(yaml: &str) -> SourceConfig {
+    serde_yaml_ng::from_str(yaml).unwrap()
+}
+
+const ORDERS: &str = "
+format: csv
+path: x
+columns:
+  - {name: id, type: bigint, nullable: false}
+  - {name: note, type: string}
+  - {name: amount, type: \"decimal(8,2)\"}
+";
+
+fn run_csv(source: &SourceConfig, text: &str) -> (FileCounts, Vec<RecordBatch>, Vec<RecordBatch>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.csv");
+    std::fs::write(&path, text).unwrap();
+    let lineage = Lineage {
+        loaded_at_micros: 0,
+        source_file: "in.csv".into(),
+        batch_id: "b".into(),
+    };
+    let (tx, mut rx) = mpsc::channel(1024);
+    let mut out = Output::new("orders", source, &lineage, &tx, 2);
+    super::csv::read(&path, "in.csv", "orders", source, &mut out).unwrap();
+    let counts = out.finish().unwrap();
+    drop(tx);
+    let (mut rows, mut bad) = (Vec::new(), Vec::new());
+    while let Ok(message) = rx.try_recv() {
+        match message {
+            Message::Rows(b) => rows.push(b),
+            Message::Quarantine(b) => bad.push(b),
+        }
+    }
+    (counts, rows, bad)
+}
+
+fn strings(batches: &[RecordBatch], column: &str) -> Vec<Option<String>> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let array = b.column_by_name(column).unwrap().as_string::<i32>().clone();
+            (0..array.len())
+                .map(move |i| array.is_valid(i).then(|| array.value(i).to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn quoted_fields_crlf_and_reordered_header() {
+    let source = source(ORDERS);
+    let text = "amount,id,note\r\n1.50,1,\"hello, world\"\r\n2,2,\"two\nlines\"\r\n,3,\r\n";
+    let (counts, rows, bad) = run_csv(&source, text);
+    assert_eq!(counts, FileCounts { good: 3, bad: 0 });
+    assert!(bad.is_empty());
+    assert_eq!(rows.len(), 2, "batches of 2 rows");
+    assert_eq!(
+        strings(&rows, "note"),
+        vec![Some("hello, world".into()), Some("two\nlines".into()), None]
+    );
+    let ids: Vec<i64> = rows
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect();
+    assert_eq!(ids, vec![1, 2, 3]);
+}
+
+#[test]
+fn bad_rows_keep_line_numbers_and_exact_text() {
+    let source = source(ORDERS);
+    let text = "id,note,amount\n1,ok,1.00\n2,\"multi\nline\",abc\n,missing id,3\n4,too,many,fields\n5,fine,2.5\n";
+    let (counts, _rows, bad) = run_csv(&source, text);
+    assert_eq!(counts, FileCounts { good: 2, bad: 3 });
+    assert_eq!(
+        strings(&bad, "raw_record"),
+        vec![
+            Some("2,\"multi\nline\",abc".into()),
+            Some(",missing id,3".into()),
+            Some("4,too,many,fields".into()),
+        ]
+    );
+    let lines: Vec<i64> = bad
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("line_number")
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    assert_eq!(lines, vec![3, 5, 6]);
+    let reasons = strings(&bad, "reason");
+    assert_eq!(
+        reasons[0].as_deref(),
+        Some("cannot parse `abc` as decimal(8,2): not a number")
+    );
+    assert_eq!(reasons[1].as_deref(), Some("null in required column `id`"));
+    assert_eq!(reasons[2].as_deref(), Some("expected 3 fields, found 4"));
+    assert_eq!(strings(&bad, "column_name")[0].as_deref(), Some("amount"));
+}
+
+#[test]
+fn a_header_missing_a_declared_column_is_a_file_error() {
+    let source = source(ORDERS);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.csv");
+    std::fs::write(&path, "id,amount\n1,2\n").unwrap();
+    let lineage = Lineage {
+        loaded_at_micros: 0,
+        source_file: "in.csv".into(),
+        batch_id: "b".into(),
+    };
+    let (tx, _rx) = mpsc::channel(16);
+    let mut out = Output::new("orders", &source, &lineage, &tx, 2);
+    let err = super::csv::read(&path, "in.csv", "orders", &source, &mut out).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("header lacks declared column(s) note"),
+        "{err}"
+    );
+}
