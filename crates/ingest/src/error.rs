@@ -24,6 +24,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The lake table's schema is not the declared one.
+    #[error("table `{table}`: {message}")]
+    SchemaMismatch {
+        /// The table.
+        table: String,
+        /// Both schemas.
+        message: String,
+    },
     /// Too many rows were bad; nothing was loaded into the raw table.
     #[error(
         "source `{source_name}`: {bad} of {total} rows ({percent:.2}%) are bad, more than the allowed {allowed_percent:.2}%; nothing was loaded (see table `{quarantine}`)"
@@ -68,9 +76,10 @@ impl Error {
     /// Whose fault the error is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NoFiles { .. } | Error::BadFile { .. } | Error::TooManyBadRows { .. } => {
-                ErrorKind::Data
-            }
+            Error::NoFiles { .. }
+            | Error::BadFile { .. }
+            | Error::SchemaMismatch { .. }
+            | Error::TooManyBadRows { .. } => ErrorKind::Data,
             Error::Io { .. } => ErrorKind::External,
             Error::Engine(err) => err.kind(),
             Error::Internal(_) => ErrorKind::Internal,

@@ -137,9 +137,8 @@ fn check_schema(
         .map(|f| (f.name().clone(), norm(f.data_type())))
         .collect();
     if want != have {
-        return Err(Error::BadFile {
-            source_name: source_name_of(name),
-            file: name.to_string(),
+        return Err(Error::SchemaMismatch {
+            table: name.to_string(),
             message: format!(
                 "the lake table's schema differs from the declared one; table: [{}]; declared: [{}]. Schema evolution is not automatic: load into a new source or drop the table",
                 describe(have),
@@ -148,10 +147,6 @@ fn check_schema(
         });
     }
     Ok(())
-}
-
-fn source_name_of(table: &str) -> String {
-    table.trim_start_matches("raw_").to_string()
 }
 
 /// Ingests every new file of one source.

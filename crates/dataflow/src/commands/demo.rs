@@ -71,7 +71,11 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
 
     // 1. Generate three years of data ending today, so recency metrics look alive.
     let started = Instant::now();
-    let generate_args = GenerateArgs {
+    let end = resolve_date("today");
+    let end_day = dataflow_core::time::parse_date(end.as_bytes()).unwrap_or(20_000);
+    let mut start = Vec::new();
+    dataflow_core::time::format_date(end_day - 3 * 365, &mut start);
+    let generate_options = options(&GenerateArgs {
         out: incoming.clone(),
         seed: args.seed,
         customers: args.customers,
@@ -80,15 +84,9 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
         events: None,
         format: DataFormat::Csv,
         defect_rate: 0.015,
-        start_date: String::new(),
-        end_date: "today".to_string(),
-    };
-    let mut generate_options = options(&generate_args);
-    let end = resolve_date("today");
-    let end_day = dataflow_core::time::parse_date(end.as_bytes()).unwrap_or(20_000);
-    let mut start = Vec::new();
-    dataflow_core::time::format_date(end_day - 3 * 365, &mut start);
-    generate_options.start_date = String::from_utf8_lossy(&start).into_owned();
+        start_date: String::from_utf8_lossy(&start).into_owned(),
+        end_date: end,
+    });
     let manifest = generate_with_progress(&generate_options)?;
     let generate_seconds = started.elapsed().as_secs_f64();
 

@@ -177,3 +177,70 @@ fn a_header_without_a_declared_column_fails_that_source_only() {
     assert!(project.count("raw_customers") > 0);
     assert_eq!(project.count("raw_products"), 0);
 }
+
+#[test]
+fn a_changed_declared_schema_is_refused_and_the_table_kept() {
+    let project = TestProject::new(|c| c);
+    let manifest = project.generate(&[
+        "--customers",
+        "100",
+        "--transactions",
+        "500",
+        "--products",
+        "20",
+    ]);
+    project
+        .cmd()
+        .args(["ingest", "--source", "products"])
+        .assert()
+        .success();
+    let config = std::fs::read_to_string(project.path().join("dataflow.yml"))
+        .unwrap()
+        .replace("type: decimal(10,2)", "type: double");
+    std::fs::write(project.path().join("dataflow.yml"), config).unwrap();
+    std::fs::write(
+        project.incoming().join("products2.csv"),
+        "product_id,product_name,product_category,price\n1,x,y,2.5\n",
+    )
+    .unwrap();
+    let out = project
+        .cmd()
+        .args(["ingest", "--source", "products"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("schema differs from the declared one"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("price Decimal128(10, 2)") && stderr.contains("price Float64"),
+        "{stderr}"
+    );
+    assert_eq!(
+        project.count("raw_products"),
+        number(table(&manifest, "products"), "loadable_rows")
+    );
+}
+
+#[test]
+fn environment_variables_override_the_project_file() {
+    let project = TestProject::new(|c| c);
+    project.generate(&[
+        "--customers",
+        "100",
+        "--transactions",
+        "500",
+        "--products",
+        "20",
+    ]);
+    let elsewhere = project.path().join("other-lake");
+    project
+        .cmd()
+        .env("DATAFLOW__LAKE__LOCATION", &elsewhere)
+        .args(["ingest", "--source", "products"])
+        .assert()
+        .success();
+    assert!(elsewhere.join("raw_products/_delta_log").is_dir());
+    assert!(!project.path().join("lake/raw_products").exists());
+}
