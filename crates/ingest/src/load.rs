@@ -304,11 +304,14 @@ async fn load_all(
     for file_location in locations {
         let staged = files::stage(&file_location).await?;
         let app_id = ledger_id(name, &staged.sha256);
-        if transaction_version(raw_writer.table(), &raw_name, &app_id)
-            .await?
-            .is_some()
+        // Same content as a file already in the lake, or as an earlier file of this run.
+        let duplicate = raw_txns.iter().any(|t: &AppTransaction| t.app_id == app_id);
+        if duplicate
+            || transaction_version(raw_writer.table(), &raw_name, &app_id)
+                .await?
+                .is_some()
         {
-            info!(source = name, file = %staged.location, "already loaded, skipping");
+            info!(source = name, file = %staged.location, sha256 = %staged.sha256, "content already loaded, skipping");
             reports.push(FileReport {
                 location: staged.location,
                 size: staged.size,

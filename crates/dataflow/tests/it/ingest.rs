@@ -244,3 +244,30 @@ fn environment_variables_override_the_project_file() {
     assert!(elsewhere.join("raw_products/_delta_log").is_dir());
     assert!(!project.path().join("lake/raw_products").exists());
 }
+
+#[test]
+fn identical_files_in_one_run_load_once() {
+    let project = TestProject::new(|c| c);
+    let manifest = project.generate(&[
+        "--customers",
+        "100",
+        "--transactions",
+        "500",
+        "--products",
+        "20",
+    ]);
+    std::fs::copy(
+        project.incoming().join("products.csv"),
+        project.incoming().join("products_copy.csv"),
+    )
+    .unwrap();
+    project
+        .cmd()
+        .args(["ingest", "--source", "products"])
+        .assert()
+        .success();
+    assert_eq!(
+        project.count("raw_products"),
+        number(table(&manifest, "products"), "loadable_rows")
+    );
+}
