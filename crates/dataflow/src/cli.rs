@@ -34,6 +34,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Load the project's sources into the lake (atomic, idempotent).
     Ingest(IngestArgs),
+    /// Build dbt-style SQL models into the lake (run, compile, ls).
+    Models(ModelsArgs),
     /// Run SQL over the lake tables and print the result.
     Query(QueryArgs),
     /// List the lake's tables with versions, files and rows.
@@ -132,4 +134,26 @@ pub struct DemoArgs {
     /// Seed for the generated data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+/// Options of `models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ModelsAction,
+    /// Variables as YAML, overriding `vars:` in dbt_project.yml, e.g. `{start_date: 2024-01-01}`.
+    #[arg(long, global = true)]
+    pub vars: Option<String>,
+}
+
+/// `models` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Build every enabled model in ref order.
+    Run,
+    /// Render every model's SQL into target/compiled without running it.
+    Compile,
+    /// List models in build order with their materialization and dependencies.
+    Ls,
 }

@@ -143,6 +143,39 @@ impl Lake {
         create.await.map_err(Error::delta(name))
     }
 
+    /// Replaces a table's contents (and schema) with `batches` as one new version, creating the
+    /// table if needed. Readers see the old or the new contents, never a mix.
+    pub async fn replace(
+        &self,
+        name: &str,
+        batches: Vec<datafusion::arrow::array::RecordBatch>,
+    ) -> Result<u64> {
+        let table = match self.load(name).await? {
+            Some(table) => table,
+            None => {
+                let url = self.table_url(name)?;
+                if let Some(root) = &self.local_root {
+                    let dir = root.join(name);
+                    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+                        context: format!("cannot create table directory {}", dir.display()),
+                        source,
+                    })?;
+                }
+                deltalake::DeltaTableBuilder::from_url(url)
+                    .and_then(|b| b.with_storage_options(self.storage_options.clone()).build())
+                    .map_err(Error::delta(name))?
+            }
+        };
+        let table = table
+            .write(batches)
+            .with_save_mode(deltalake::protocol::SaveMode::Overwrite)
+            .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
+            .with_table_name(name)
+            .await
+            .map_err(Error::delta(name))?;
+        Ok(table.version().unwrap_or_default())
+    }
+
     /// Names of all tables in the lake, sorted.
     pub async fn table_names(&self) -> Result<Vec<String>> {
         let mut names = Vec::new();

@@ -10,7 +10,7 @@ pub mod writer;
 
 pub use error::{Error, Result};
 pub use lake::{Lake, TableInfo};
-pub use session::{collect_sql, new_session};
+pub use session::{collect_sql, new_session, register_lake_table};
 pub use writer::{AppTransaction, TableWriter, transaction_version};
 
 /// Re-exported so higher layers use the exact Arrow and DataFusion versions of the engine.

@@ -15,16 +15,23 @@ pub async fn new_session(lake: &Lake) -> Result<SessionContext> {
         .with_default_catalog_and_schema("dataflow", "lake");
     let ctx = SessionContext::new_with_config(config);
     for name in lake.table_names().await? {
-        let Some(table) = lake.load(&name).await? else {
-            continue;
-        };
-        table
-            .update_datafusion_session(&ctx.state())
-            .map_err(Error::delta(&name))?;
-        let provider = table.table_provider().await?;
-        ctx.register_table(name.as_str(), provider)?;
+        register_lake_table(&ctx, lake, &name).await?;
     }
     Ok(ctx)
+}
+
+/// Registers (or re-registers, after a write) the latest version of one lake table.
+pub async fn register_lake_table(ctx: &SessionContext, lake: &Lake, name: &str) -> Result<bool> {
+    let Some(table) = lake.load(name).await? else {
+        return Ok(false);
+    };
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(Error::delta(name))?;
+    let provider = table.table_provider().await?;
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, provider)?;
+    Ok(true)
 }
 
 /// Runs one SQL statement and collects its result.

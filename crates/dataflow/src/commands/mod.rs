@@ -3,6 +3,7 @@
 mod demo;
 mod generate;
 mod ingest;
+mod models;
 mod query;
 mod tables;
 
@@ -24,6 +25,10 @@ pub async fn run(cli: Cli, run_id: &RunId) -> anyhow::Result<()> {
         Command::Ingest(args) => {
             let project = load_project(&project_dir)?;
             ingest::run(&project, &args.sources, run_id).await
+        }
+        Command::Models(args) => {
+            let project = load_project(&project_dir)?;
+            models::run(&project, args, run_id).await
         }
         Command::Query(args) => {
             let project = load_project(&project_dir)?;

@@ -5,4 +5,5 @@ mod cli;
 mod crash;
 mod formats;
 mod ingest;
+mod models;
 mod support;

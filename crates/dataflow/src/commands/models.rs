@@ -1,0 +1,129 @@
+//! `dataflow models run|compile|ls`: the dbt-style project in the project directory.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use dataflow_core::config::Project;
+use dataflow_core::ids::RunId;
+use dataflow_engine::new_session;
+use dataflow_models::{DbtProject, RenderContext, Status, compile_project, write_compiled};
+
+use crate::cli::{ModelsAction, ModelsArgs};
+use crate::exit::JobFailed;
+
+fn parse_vars(text: Option<&str>) -> anyhow::Result<BTreeMap<String, serde_yaml_ng::Value>> {
+    match text {
+        None => Ok(BTreeMap::new()),
+        Some(text) => serde_yaml_ng::from_str(text).map_err(|e| {
+            dataflow_core::Error::Usage(format!(
+                "--vars must be a YAML mapping like `{{key: value}}`: {e}"
+            ))
+            .into()
+        }),
+    }
+}
+
+/// Runs the command.
+pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow::Result<()> {
+    let dbt = DbtProject::load(&project.dir)?;
+    let context = RenderContext {
+        vars: parse_vars(args.vars.as_deref())?,
+        run_started_at: chrono_now(),
+        invocation_id: run_id.to_string(),
+    };
+    let models = compile_project(&dbt, &context)?;
+    let target = project.dir.join("target");
+    write_compiled(&target, &dbt.dir, &dbt.name, &models)?;
+    match args.action {
+        ModelsAction::Compile => {
+            for model in &models {
+                println!(
+                    "compiled {} -> target/compiled/{}/{}",
+                    model.name,
+                    dbt.name,
+                    model
+                        .path
+                        .strip_prefix(&dbt.dir)
+                        .unwrap_or(&model.path)
+                        .display()
+                );
+            }
+            Ok(())
+        }
+        ModelsAction::Ls => {
+            for model in &models {
+                let deps: Vec<&str> = model
+                    .refs
+                    .iter()
+                    .chain(&model.sources)
+                    .map(String::as_str)
+                    .collect();
+                println!(
+                    "{:<32} {:<6} <- {}",
+                    model.name,
+                    model.materialization.as_str(),
+                    deps.join(", ")
+                );
+            }
+            Ok(())
+        }
+        ModelsAction::Run => {
+            let lake = super::open_lake(project)?;
+            let ctx = new_session(&lake).await.context("opening the lake")?;
+            let total = models.len();
+            let started = std::time::Instant::now();
+            let results = dataflow_models::run(&ctx, &lake, &models, |position, result| {
+                let (status, detail) = match &result.status {
+                    Status::Success => (
+                        "OK",
+                        result
+                            .rows
+                            .map(|r| format!(" ({r} rows)"))
+                            .unwrap_or_default(),
+                    ),
+                    Status::Error(message) => (
+                        "ERROR",
+                        format!("\n    {}", message.replace('\n', "\n    ")),
+                    ),
+                    Status::Skipped => ("SKIP", " (upstream failed)".to_string()),
+                };
+                println!(
+                    "{:>3} of {total} {status:<5} {} model {}{detail} [{:.2}s]",
+                    position + 1,
+                    result.materialization.as_str(),
+                    result.name,
+                    result.seconds
+                );
+            })
+            .await;
+            let failed = results
+                .iter()
+                .filter(|r| matches!(r.status, Status::Error(_)))
+                .count();
+            let skipped = results
+                .iter()
+                .filter(|r| r.status == Status::Skipped)
+                .count();
+            println!(
+                "Done in {:.2}s. PASS={} ERROR={failed} SKIP={skipped} TOTAL={total}",
+                started.elapsed().as_secs_f64(),
+                total - failed - skipped
+            );
+            if failed > 0 {
+                return Err(JobFailed(format!("{failed} of {total} models failed")).into());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The current UTC time as dbt prints `run_started_at`.
+fn chrono_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    dataflow_core::time::format_timestamp_secs(secs, &mut out);
+    format!("{}+00:00", String::from_utf8_lossy(&out))
+}

@@ -1,0 +1,171 @@
+//! dbt-style models: Jinja, sources, refs, macros, vars, folder config, views and lake tables,
+//! and the errors a user sees.
+
+use predicates::prelude::*;
+
+use crate::support::TestProject;
+
+const CONFIG: &str = "name: shop
+sources:
+  orders:
+    format: csv
+    path: in/orders.csv
+    columns:
+      - {name: id, type: bigint, nullable: false}
+      - {name: customer, type: string}
+      - {name: amount, type: \"decimal(8,2)\"}
+";
+
+fn write(project: &TestProject, path: &str, text: &str) {
+    let full = project.path().join(path);
+    std::fs::create_dir_all(full.parent().expect("a parent folder")).expect("create folders");
+    std::fs::write(full, text).expect("write a project file");
+}
+
+fn shop() -> TestProject {
+    let project = TestProject::new(|_| CONFIG.to_string());
+    write(
+        &project,
+        "in/orders.csv",
+        "id,customer,amount\n1,ann,10.50\n2,bob,5.00\n3,ann,2.25\n4,cy,-1.00\n",
+    );
+    project.ingest();
+    write(
+        &project,
+        "dbt_project.yml",
+        "name: shop\nversion: '1.0'\nconfig-version: 2\nprofile: shop\nvars:\n  min_amount: 0\nmodels:\n  shop:\n    marts:\n      +materialized: table\n",
+    );
+    write(
+        &project,
+        "models/staging/_sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: orders\n        identifier: raw_orders\n",
+    );
+    write(
+        &project,
+        "macros/cents.sql",
+        "{% macro cents(column) -%}\n  cast({{ column }} * 100 as bigint)\n{%- endmacro %}\n",
+    );
+    write(
+        &project,
+        "models/staging/stg_orders.sql",
+        "{{ config(tags=['staging']) }}\nselect id, customer, amount\nfrom {{ source('raw', 'orders') }}\nwhere amount >= {{ var('min_amount') }}\n",
+    );
+    write(
+        &project,
+        "models/marts/customer_totals.sql",
+        "{# one row per customer #}\nselect customer, count(*) as orders, sum({{ cents('amount') }}) as cents\nfrom {{ ref('stg_orders') }}\ngroup by customer\n",
+    );
+    project
+}
+
+#[test]
+fn models_build_views_and_lake_tables_in_ref_order() {
+    let project = shop();
+    let out = project.cmd().args(["models", "run"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.contains("1 of 2 OK    view model stg_orders"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 of 2 OK    table model customer_totals (2 rows)"),
+        "{text}"
+    );
+    assert!(text.contains("PASS=2 ERROR=0 SKIP=0 TOTAL=2"), "{text}");
+    let rows =
+        project.query("select customer, orders, cents from customer_totals order by customer");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (
+            rows[0]["customer"].as_str(),
+            rows[0]["orders"].as_u64(),
+            rows[0]["cents"].as_u64()
+        ),
+        (Some("ann"), Some(2), Some(1275))
+    );
+    assert_eq!(rows[1]["cents"], 500);
+    let compiled = std::fs::read_to_string(
+        project
+            .path()
+            .join("target/compiled/shop/models/marts/customer_totals.sql"),
+    )
+    .unwrap();
+    assert!(
+        compiled.contains("cast(amount * 100 as bigint)") && compiled.contains("from stg_orders"),
+        "{compiled}"
+    );
+
+    // --vars overrides the project's vars; a rebuild is a new table version.
+    project
+        .cmd()
+        .args(["models", "run", "--vars", "{min_amount: 6}"])
+        .assert()
+        .success();
+    let rows = project.query("select customer, cents from customer_totals");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["cents"], 1050);
+
+    let out = project.cmd().args(["models", "ls"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let stg = text.find("stg_orders").unwrap();
+    let mart = text.find("customer_totals").unwrap();
+    assert!(stg < mart, "{text}");
+    assert!(text.contains("<- raw_orders"), "{text}");
+}
+
+#[test]
+fn broken_models_name_their_file() {
+    let project = shop();
+    write(
+        &project,
+        "models/marts/bad_ref.sql",
+        "select * from {{ ref('nope') }}\n",
+    );
+    project
+        .cmd()
+        .args(["models", "run"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad_ref.sql"))
+        .stderr(predicate::str::contains("refs `nope`"));
+    std::fs::remove_file(project.path().join("models/marts/bad_ref.sql")).unwrap();
+
+    write(
+        &project,
+        "models/marts/bad_jinja.sql",
+        "select 1 as x\n{% if %}\n",
+    );
+    project
+        .cmd()
+        .args(["models", "compile"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad_jinja.sql:2"));
+    std::fs::remove_file(project.path().join("models/marts/bad_jinja.sql")).unwrap();
+
+    write(&project, "models/a.sql", "select * from {{ ref('b') }}\n");
+    write(&project, "models/b.sql", "select * from {{ ref('a') }}\n");
+    project
+        .cmd()
+        .args(["models", "ls"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("dependency cycle"));
+    std::fs::remove_file(project.path().join("models/a.sql")).unwrap();
+    std::fs::remove_file(project.path().join("models/b.sql")).unwrap();
+
+    // A SQL error fails that model (exit 1), shows the compiled SQL, and skips its children.
+    write(
+        &project,
+        "models/staging/stg_orders.sql",
+        "select id, customer, amount, no_such_column from {{ source('raw', 'orders') }}\n",
+    );
+    let out = project.cmd().args(["models", "run"]).assert().code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("ERROR view model stg_orders"), "{text}");
+    assert!(text.contains("no_such_column"), "{text}");
+    assert!(
+        text.contains("SKIP  table model customer_totals (upstream failed)"),
+        "{text}"
+    );
+}

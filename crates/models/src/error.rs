@@ -1,0 +1,66 @@
+//! Errors of the models layer: every one names the model file (and line, where known).
+
+use std::path::PathBuf;
+
+use dataflow_core::ErrorKind;
+
+/// Errors while loading, compiling or running a dbt-style project.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `dbt_project.yml` or a schema file is missing or invalid.
+    #[error("{path}: {message}")]
+    Project {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A model's Jinja does not render.
+    #[error("{path}:{line}: {message}")]
+    Render {
+        /// The model file.
+        path: PathBuf,
+        /// 1-based line in the model file (0 when unknown).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The ref graph is broken: an unknown model or a cycle.
+    #[error("{0}")]
+    Graph(String),
+    /// A model's SQL failed to plan or run.
+    #[error("model `{model}` ({path}): {message}\ncompiled SQL:\n{sql}")]
+    Sql {
+        /// The model.
+        model: String,
+        /// Its file.
+        path: PathBuf,
+        /// The engine's message.
+        message: String,
+        /// The compiled SQL.
+        sql: String,
+    },
+    /// The lake failed.
+    #[error(transparent)]
+    Engine(Box<dataflow_engine::Error>),
+}
+
+impl From<dataflow_engine::Error> for Error {
+    fn from(err: dataflow_engine::Error) -> Self {
+        Error::Engine(Box::new(err))
+    }
+}
+
+impl Error {
+    /// Whose fault the error is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Project { .. } | Error::Render { .. } | Error::Graph(_) => ErrorKind::Config,
+            Error::Sql { .. } => ErrorKind::Data,
+            Error::Engine(err) => err.kind(),
+        }
+    }
+}
+
+/// Result alias for the models layer.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,330 @@
+//! A dbt-style project: `dbt_project.yml`, the models under its model paths, their folder-level
+//! configuration (`+materialized`, `+tags`, `+enabled`), sources from schema files, and macros.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+
+use crate::error::{Error, Result};
+
+/// The keys of `dbt_project.yml` that this layer reads; other dbt keys are accepted and ignored.
+#[derive(Debug, Clone, Deserialize)]
+struct ProjectFile {
+    name: String,
+    #[serde(
+        default = "default_model_paths",
+        rename = "model-paths",
+        alias = "source-paths"
+    )]
+    model_paths: Vec<String>,
+    #[serde(default = "default_macro_paths", rename = "macro-paths")]
+    macro_paths: Vec<String>,
+    #[serde(default)]
+    vars: BTreeMap<String, Value>,
+    #[serde(default)]
+    models: Value,
+}
+
+fn default_model_paths() -> Vec<String> {
+    vec!["models".to_string()]
+}
+
+fn default_macro_paths() -> Vec<String> {
+    vec!["macros".to_string()]
+}
+
+/// How a model is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Materialization {
+    /// A view, re-planned by every query.
+    View,
+    /// A lake table, replaced on every run.
+    Table,
+}
+
+impl Materialization {
+    /// Parses a `materialized` value.
+    pub fn parse(text: &str) -> std::result::Result<Materialization, String> {
+        match text {
+            "view" => Ok(Materialization::View),
+            "table" => Ok(Materialization::Table),
+            "incremental" | "ephemeral" => {
+                Err(format!("materialization `{text}` is not supported yet"))
+            }
+            other => Err(format!(
+                "unknown materialization `{other}`, expected view or table"
+            )),
+        }
+    }
+
+    /// The name dbt uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Materialization::View => "view",
+            Materialization::Table => "table",
+        }
+    }
+}
+
+/// Configuration of one model after folder-level and in-file settings are merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelConfig {
+    /// How it is built.
+    pub materialized: String,
+    /// Tags, for selection.
+    pub tags: Vec<String>,
+    /// Disabled models are skipped.
+    pub enabled: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            materialized: "view".to_string(),
+            tags: Vec::new(),
+            enabled: true,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Applies `+key: value` (or `key: value`) settings from a config mapping or `config()` call.
+    pub fn apply(&mut self, key: &str, value: &Value) {
+        match key.trim_start_matches('+') {
+            "materialized" => {
+                if let Some(text) = value.as_str() {
+                    self.materialized = text.to_string();
+                }
+            }
+            "tags" => match value {
+                Value::String(tag) => self.tags.push(tag.clone()),
+                Value::Sequence(tags) => self
+                    .tags
+                    .extend(tags.iter().filter_map(|t| t.as_str().map(str::to_string))),
+                _ => {}
+            },
+            "enabled" => {
+                if let Some(enabled) = value.as_bool() {
+                    self.enabled = enabled;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One model file.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Model name (file stem).
+    pub name: String,
+    /// The `.sql` file.
+    pub path: PathBuf,
+    /// Project name, folders and model name, as dbt's `fqn`.
+    pub fqn: Vec<String>,
+    /// The SQL with Jinja, as written.
+    pub raw_sql: String,
+    /// Configuration from `dbt_project.yml` folders (before the model's own `config()`).
+    pub config: ModelConfig,
+}
+
+/// A declared source table: `source('<source>', '<table>')` reads lake table `identifier`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceTable {
+    /// Source name.
+    pub source: String,
+    /// Table name.
+    pub table: String,
+    /// The lake table it reads.
+    pub identifier: String,
+}
+
+/// A loaded project.
+#[derive(Debug, Clone)]
+pub struct DbtProject {
+    /// Project directory.
+    pub dir: PathBuf,
+    /// Project name.
+    pub name: String,
+    /// Variables from `vars:`.
+    pub vars: BTreeMap<String, Value>,
+    /// Models, sorted by name.
+    pub models: Vec<Model>,
+    /// Declared sources.
+    pub sources: Vec<SourceTable>,
+    /// Text of all macro files, in path order.
+    pub macros: String,
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::Project {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+fn files_with_extension(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_with_extension(&path, extensions, out);
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| extensions.contains(&e))
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// Folder-level config for a model at `folders` under the project's `models:` tree.
+fn folder_config(models: &Value, project: &str, folders: &[String]) -> ModelConfig {
+    let mut config = ModelConfig::default();
+    let mut node = match models.get(project) {
+        Some(node) => node,
+        None => return config,
+    };
+    let apply_level = |config: &mut ModelConfig, node: &Value| {
+        if let Some(map) = node.as_mapping() {
+            for (key, value) in map {
+                if let Some(key) = key.as_str()
+                    && (key.starts_with('+') || !value.is_mapping())
+                {
+                    config.apply(key, value);
+                }
+            }
+        }
+    };
+    apply_level(&mut config, node);
+    for folder in folders {
+        match node.get(folder.as_str()) {
+            Some(child) => {
+                node = child;
+                apply_level(&mut config, node);
+            }
+            None => break,
+        }
+    }
+    config
+}
+
+#[derive(Debug, Deserialize)]
+struct SchemaFile {
+    #[serde(default)]
+    sources: Vec<SourceEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SourceEntry {
+    name: String,
+    #[serde(default)]
+    tables: Vec<SourceTableEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SourceTableEntry {
+    name: String,
+    #[serde(default)]
+    identifier: Option<String>,
+}
+
+impl DbtProject {
+    /// Loads the project in `dir` (which holds `dbt_project.yml`).
+    pub fn load(dir: &Path) -> Result<DbtProject> {
+        let file = dir.join("dbt_project.yml");
+        let text = read(&file)?;
+        let project: ProjectFile = serde_yaml_ng::from_str(&text).map_err(|e| Error::Project {
+            path: file.clone(),
+            message: e.to_string(),
+        })?;
+        let mut models = Vec::new();
+        let mut sources = Vec::new();
+        for model_path in &project.model_paths {
+            let root = dir.join(model_path);
+            let mut sql_files = Vec::new();
+            files_with_extension(&root, &["sql"], &mut sql_files);
+            for path in sql_files {
+                let name = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let folders: Vec<String> = path
+                    .parent()
+                    .and_then(|p| p.strip_prefix(&root).ok())
+                    .map(|rel| {
+                        rel.iter()
+                            .map(|c| c.to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut fqn = vec![project.name.clone()];
+                fqn.extend(folders.iter().cloned());
+                fqn.push(name.clone());
+                models.push(Model {
+                    config: folder_config(&project.models, &project.name, &folders),
+                    raw_sql: read(&path)?,
+                    name,
+                    path,
+                    fqn,
+                });
+            }
+            let mut yml_files = Vec::new();
+            files_with_extension(&root, &["yml", "yaml"], &mut yml_files);
+            yml_files.sort();
+            for path in yml_files {
+                let schema: SchemaFile =
+                    serde_yaml_ng::from_str(&read(&path)?).map_err(|e| Error::Project {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+                for source in schema.sources {
+                    for table in source.tables {
+                        sources.push(SourceTable {
+                            identifier: table
+                                .identifier
+                                .unwrap_or_else(|| format!("{}_{}", source.name, table.name)),
+                            source: source.name.clone(),
+                            table: table.name,
+                        });
+                    }
+                }
+            }
+        }
+        models.sort_by(|a, b| a.name.cmp(&b.name));
+        for pair in models.windows(2) {
+            if pair[0].name == pair[1].name {
+                return Err(Error::Graph(format!(
+                    "two models are named `{}`: {} and {}",
+                    pair[0].name,
+                    pair[0].path.display(),
+                    pair[1].path.display()
+                )));
+            }
+        }
+        let mut macro_files = Vec::new();
+        for macro_path in &project.macro_paths {
+            files_with_extension(&dir.join(macro_path), &["sql"], &mut macro_files);
+        }
+        macro_files.sort();
+        let mut macros = String::new();
+        for path in macro_files {
+            macros.push_str(&read(&path)?);
+            macros.push('\n');
+        }
+        Ok(DbtProject {
+            dir: dir.to_path_buf(),
+            name: project.name,
+            vars: project.vars,
+            models,
+            sources,
+            macros,
+        })
+    }
+}

@@ -1,0 +1,195 @@
+//! Rendering a model's Jinja with minijinja: `ref`, `source`, `config`, `var`, `env_var`,
+//! `is_incremental`, `this`, `target`, `run_started_at`, `invocation_id`, and the project's
+//! macros. Rendering also records what the model depends on.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use minijinja::value::{Kwargs, Rest};
+use minijinja::{Environment, ErrorKind as JinjaErrorKind, UndefinedBehavior, context};
+use serde_yaml_ng::Value;
+
+use crate::error::{Error, Result};
+use crate::project::{DbtProject, Materialization, Model, ModelConfig};
+
+/// A rendered model.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// Model name.
+    pub name: String,
+    /// Its file.
+    pub path: std::path::PathBuf,
+    /// SQL after Jinja.
+    pub sql: String,
+    /// Models it refs, in order of appearance.
+    pub refs: Vec<String>,
+    /// Lake tables it reads through `source()`.
+    pub sources: Vec<String>,
+    /// Final configuration.
+    pub config: ModelConfig,
+    /// How to build it.
+    pub materialization: Materialization,
+}
+
+/// Values every model of one invocation sees.
+#[derive(Debug, Clone)]
+pub struct RenderContext {
+    /// `--vars`, overriding the project's `vars:`.
+    pub vars: BTreeMap<String, Value>,
+    /// `run_started_at`.
+    pub run_started_at: String,
+    /// `invocation_id`.
+    pub invocation_id: String,
+}
+
+fn jinja_error(message: String) -> minijinja::Error {
+    minijinja::Error::new(JinjaErrorKind::InvalidOperation, message)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Renders one model.
+pub fn compile(project: &DbtProject, model: &Model, ctx: &RenderContext) -> Result<Compiled> {
+    let refs = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sources = Arc::new(Mutex::new(Vec::<String>::new()));
+    let config = Arc::new(Mutex::new(model.config.clone()));
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    {
+        let refs = refs.clone();
+        env.add_function(
+            "ref",
+            move |args: Rest<String>| -> std::result::Result<String, minijinja::Error> {
+                let name = args
+                    .last()
+                    .cloned()
+                    .ok_or_else(|| jinja_error("ref() needs a model name".into()))?;
+                lock(&refs).push(name.clone());
+                Ok(name)
+            },
+        );
+    }
+    {
+        let sources = sources.clone();
+        let declared = project.sources.clone();
+        env.add_function(
+            "source",
+            move |source: String, table: String| -> std::result::Result<String, minijinja::Error> {
+                let found = declared
+                    .iter()
+                    .find(|s| s.source == source && s.table == table);
+                let Some(found) = found else {
+                    let known: Vec<String> = declared
+                        .iter()
+                        .map(|s| format!("{}.{}", s.source, s.table))
+                        .collect();
+                    return Err(jinja_error(format!(
+                        "unknown source `{source}.{table}`; declared sources: {}",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    )));
+                };
+                lock(&sources).push(found.identifier.clone());
+                Ok(found.identifier.clone())
+            },
+        );
+    }
+    {
+        let config = config.clone();
+        env.add_function(
+            "config",
+            move |kwargs: Kwargs| -> std::result::Result<String, minijinja::Error> {
+                for key in kwargs.args() {
+                    let value: minijinja::Value = kwargs.get(key)?;
+                    let yaml =
+                        serde_yaml_ng::to_value(&value).map_err(|e| jinja_error(e.to_string()))?;
+                    lock(&config).apply(key, &yaml);
+                }
+                Ok(String::new())
+            },
+        );
+    }
+    {
+        let mut vars = project.vars.clone();
+        vars.extend(ctx.vars.clone());
+        env.add_function(
+            "var",
+            move |name: String, default: Option<minijinja::Value>| -> std::result::Result<minijinja::Value, minijinja::Error> {
+                match (vars.get(&name), default) {
+                    (Some(value), _) => Ok(minijinja::Value::from(minijinja::value::Serde(value.clone()))),
+                    (None, Some(default)) => Ok(default),
+                    (None, None) => Err(jinja_error(format!(
+                        "required var `{name}` is not set (set it in dbt_project.yml `vars:` or with --vars)"
+                    ))),
+                }
+            },
+        );
+    }
+    env.add_function(
+        "env_var",
+        |name: String, default: Option<String>| -> std::result::Result<String, minijinja::Error> {
+            match (std::env::var(&name), default) {
+                (Ok(value), _) => Ok(value),
+                (Err(_), Some(default)) => Ok(default),
+                (Err(_), None) => Err(jinja_error(format!(
+                    "env_var `{name}` is not set and has no default"
+                ))),
+            }
+        },
+    );
+    env.add_function("is_incremental", || false);
+
+    let offset = project.macros.lines().count();
+    let source = format!("{}{}", project.macros, model.raw_sql);
+    let rendered = env
+        .render_str(
+            &source,
+            context! {
+                this => model.name.clone(),
+                run_started_at => ctx.run_started_at.clone(),
+                invocation_id => ctx.invocation_id.clone(),
+                target => context! { name => "dev", type => "datafusion", schema => "lake" },
+            },
+        )
+        .map_err(|e| {
+            let line = e.line().map_or(0, |l| l.saturating_sub(offset));
+            let detail = e
+                .detail()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.kind().to_string());
+            let snippet = model
+                .raw_sql
+                .lines()
+                .nth(line.saturating_sub(1))
+                .map(|l| format!("\n  | {}", l.trim_end()))
+                .unwrap_or_default();
+            Error::Render {
+                path: model.path.clone(),
+                line,
+                message: format!("{detail}{snippet}"),
+            }
+        })?;
+    let config = lock(&config).clone();
+    let materialization =
+        Materialization::parse(&config.materialized).map_err(|message| Error::Render {
+            path: model.path.clone(),
+            line: 0,
+            message,
+        })?;
+    let refs = lock(&refs).clone();
+    let sources = lock(&sources).clone();
+    Ok(Compiled {
+        name: model.name.clone(),
+        path: model.path.clone(),
+        sql: rendered.trim().trim_end_matches(';').to_string(),
+        refs,
+        sources,
+        config,
+        materialization,
+    })
+}

@@ -1,0 +1,127 @@
+//! Building models in ref order on DataFusion: views are registered in the session, tables are
+//! written to the lake as a new Delta version (a failed model leaves the previous version).
+//! A model whose upstream failed is skipped, as dbt does.
+
+use std::path::Path;
+use std::time::Instant;
+
+use dataflow_engine::datafusion::prelude::SessionContext;
+use dataflow_engine::{Lake, register_lake_table};
+use tracing::{info, warn};
+
+use crate::error::{Error, Result};
+use crate::project::Materialization;
+use crate::render::Compiled;
+
+/// What happened to one model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// Built.
+    Success,
+    /// Failed with this message.
+    Error(String),
+    /// Not built because an upstream model failed.
+    Skipped,
+}
+
+/// One model's result.
+#[derive(Debug, Clone)]
+pub struct NodeResult {
+    /// Model name.
+    pub name: String,
+    /// How it was built.
+    pub materialization: Materialization,
+    /// Outcome.
+    pub status: Status,
+    /// Rows written (tables only).
+    pub rows: Option<u64>,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// Writes each model's compiled SQL to `target/compiled/<project>/<model path>`.
+pub fn write_compiled(
+    target: &Path,
+    project_dir: &Path,
+    project: &str,
+    models: &[Compiled],
+) -> Result<()> {
+    for model in models {
+        let relative = model.path.strip_prefix(project_dir).unwrap_or(&model.path);
+        let path = target.join("compiled").join(project).join(relative);
+        let io = |e: std::io::Error| Error::Project {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(&path, format!("{}\n", model.sql)).map_err(io)?;
+    }
+    Ok(())
+}
+
+async fn build(ctx: &SessionContext, lake: &Lake, model: &Compiled) -> Result<Option<u64>> {
+    let sql_error = |e: &dyn std::fmt::Display| Error::Sql {
+        model: model.name.clone(),
+        path: model.path.clone(),
+        message: e.to_string(),
+        sql: model.sql.clone(),
+    };
+    match model.materialization {
+        Materialization::View => {
+            let statement = format!("CREATE OR REPLACE VIEW {} AS {}", model.name, model.sql);
+            let frame = ctx.sql(&statement).await.map_err(|e| sql_error(&e))?;
+            frame.collect().await.map_err(|e| sql_error(&e))?;
+            Ok(None)
+        }
+        Materialization::Table => {
+            let frame = ctx.sql(&model.sql).await.map_err(|e| sql_error(&e))?;
+            let batches = frame.collect().await.map_err(|e| sql_error(&e))?;
+            let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+            lake.replace(&model.name, batches).await?;
+            register_lake_table(ctx, lake, &model.name).await?;
+            Ok(Some(rows))
+        }
+    }
+}
+
+/// Builds `models` (already in ref order), calling `report` after each.
+pub async fn run(
+    ctx: &SessionContext,
+    lake: &Lake,
+    models: &[Compiled],
+    mut report: impl FnMut(usize, &NodeResult),
+) -> Vec<NodeResult> {
+    let mut results: Vec<NodeResult> = Vec::with_capacity(models.len());
+    for (position, model) in models.iter().enumerate() {
+        let started = Instant::now();
+        let upstream_failed = model.refs.iter().any(|r| {
+            results
+                .iter()
+                .any(|done| &done.name == r && done.status != Status::Success)
+        });
+        let (status, rows) = if upstream_failed {
+            (Status::Skipped, None)
+        } else {
+            match build(ctx, lake, model).await {
+                Ok(rows) => (Status::Success, rows),
+                Err(err) => {
+                    warn!(model = %model.name, error = %err, "model failed");
+                    (Status::Error(err.to_string()), None)
+                }
+            }
+        };
+        let result = NodeResult {
+            name: model.name.clone(),
+            materialization: model.materialization,
+            status,
+            rows,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        info!(model = %result.name, status = ?result.status, seconds = result.seconds, "model done");
+        report(position, &result);
+        results.push(result);
+    }
+    results
+}
