@@ -152,6 +152,8 @@ pub struct ModelsArgs {
 pub enum ModelsAction {
     /// Build every enabled model in ref order.
     Run,
+    /// Run the schema tests (unique, not_null, accepted_values, relationships) on built models.
+    Test,
     /// Render every model's SQL into target/compiled without running it.
     Compile,
     /// List models in build order with their materialization and dependencies.

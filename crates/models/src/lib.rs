@@ -10,12 +10,16 @@ pub mod graph;
 pub mod project;
 pub mod render;
 pub mod run;
+pub mod schema_tests;
 
 pub use error::{Error, Result};
 pub use graph::build_order;
 pub use project::{DbtProject, Materialization, Model, ModelConfig, SourceTable};
 pub use render::{Compiled, RenderContext, compile};
-pub use run::{NodeResult, Status, run, write_compiled};
+pub use run::{
+    NodeResult, Status, TestResult, TestStatus, register_views, run, test, write_compiled,
+};
+pub use schema_tests::{SchemaTest, Severity, schema_tests};
 
 /// Renders every enabled model and returns them in build order.
 pub fn compile_project(project: &DbtProject, ctx: &RenderContext) -> Result<Vec<Compiled>> {

@@ -156,6 +156,8 @@ pub struct DbtProject {
     pub sources: Vec<SourceTable>,
     /// Text of all macro files, in path order.
     pub macros: String,
+    /// Every schema file under the model paths, parsed.
+    pub schema_files: Vec<(PathBuf, Value)>,
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -245,6 +247,7 @@ impl DbtProject {
         })?;
         let mut models = Vec::new();
         let mut sources = Vec::new();
+        let mut schema_files = Vec::new();
         for model_path in &project.model_paths {
             let root = dir.join(model_path);
             let mut sql_files = Vec::new();
@@ -279,11 +282,15 @@ impl DbtProject {
             files_with_extension(&root, &["yml", "yaml"], &mut yml_files);
             yml_files.sort();
             for path in yml_files {
+                let text = read(&path)?;
+                let invalid = |e: serde_yaml_ng::Error| Error::Project {
+                    path: path.clone(),
+                    message: e.to_string(),
+                };
+                let tree: Value = serde_yaml_ng::from_str(&text).map_err(invalid)?;
                 let schema: SchemaFile =
-                    serde_yaml_ng::from_str(&read(&path)?).map_err(|e| Error::Project {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
+                    serde_yaml_ng::from_value(tree.clone()).map_err(invalid)?;
+                schema_files.push((path.clone(), tree));
                 for source in schema.sources {
                     for table in source.tables {
                         sources.push(SourceTable {
@@ -325,6 +332,7 @@ impl DbtProject {
             models,
             sources,
             macros,
+            schema_files,
         })
     }
 }

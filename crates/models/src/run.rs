@@ -125,3 +125,119 @@ pub async fn run(
     }
     results
 }
+
+/// Re-creates the run's views in `ctx` (views live in the session, not in the lake), so tests
+/// and queries can read them without rebuilding tables.
+pub async fn register_views(ctx: &SessionContext, models: &[Compiled]) -> Result<()> {
+    for model in models
+        .iter()
+        .filter(|m| m.materialization == Materialization::View)
+    {
+        let statement = format!("CREATE OR REPLACE VIEW {} AS {}", model.name, model.sql);
+        let sql_error = |e: &dyn std::fmt::Display| Error::Sql {
+            model: model.name.clone(),
+            path: model.path.clone(),
+            message: e.to_string(),
+            sql: model.sql.clone(),
+        };
+        let frame = ctx.sql(&statement).await.map_err(|e| sql_error(&e))?;
+        frame.collect().await.map_err(|e| sql_error(&e))?;
+    }
+    Ok(())
+}
+
+/// The outcome of one schema test.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestStatus {
+    /// No failing rows.
+    Pass,
+    /// Failing rows, error severity.
+    Fail(u64),
+    /// Failing rows, warn severity.
+    Warn(u64),
+    /// The test query itself failed.
+    Error(String),
+}
+
+/// One schema test's result.
+#[derive(Debug, Clone)]
+pub struct TestResult {
+    /// Test name.
+    pub name: String,
+    /// Outcome.
+    pub status: TestStatus,
+    /// Up to five failing rows, as a text table.
+    pub sample: String,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+async fn count_and_sample(
+    ctx: &SessionContext,
+    sql: &str,
+) -> std::result::Result<(u64, String), String> {
+    use dataflow_engine::datafusion::arrow::array::{Array, Int64Array};
+    let count_sql = format!("select count(*) as failures from ({sql}) as dbt_test");
+    let batches = ctx
+        .sql(&count_sql)
+        .await
+        .map_err(|e| e.to_string())?
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let failures = batches
+        .first()
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .map(|a| if a.is_empty() { 0 } else { a.value(0) })
+        })
+        .unwrap_or(0) as u64;
+    if failures == 0 {
+        return Ok((0, String::new()));
+    }
+    let sample = ctx
+        .sql(&format!("select * from ({sql}) as dbt_test limit 5"))
+        .await
+        .map_err(|e| e.to_string())?
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let text = dataflow_engine::datafusion::arrow::util::pretty::pretty_format_batches(&sample)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    Ok((failures, text))
+}
+
+/// Runs schema tests, calling `report` after each.
+pub async fn test(
+    ctx: &SessionContext,
+    tests: &[crate::schema_tests::SchemaTest],
+    mut report: impl FnMut(usize, &TestResult),
+) -> Vec<TestResult> {
+    let mut results = Vec::with_capacity(tests.len());
+    for (position, schema_test) in tests.iter().enumerate() {
+        let started = Instant::now();
+        let (status, sample) = match count_and_sample(ctx, &schema_test.sql).await {
+            Ok((0, _)) => (TestStatus::Pass, String::new()),
+            Ok((n, sample)) => match schema_test.severity {
+                crate::schema_tests::Severity::Error => (TestStatus::Fail(n), sample),
+                crate::schema_tests::Severity::Warn => (TestStatus::Warn(n), sample),
+            },
+            Err(message) => (
+                TestStatus::Error(format!("{message}\ncompiled SQL:\n{}", schema_test.sql)),
+                String::new(),
+            ),
+        };
+        let result = TestResult {
+            name: schema_test.name.clone(),
+            status,
+            sample,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        report(position, &result);
+        results.push(result);
+    }
+    results
+}

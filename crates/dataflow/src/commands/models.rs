@@ -6,7 +6,9 @@ use anyhow::Context;
 use dataflow_core::config::Project;
 use dataflow_core::ids::RunId;
 use dataflow_engine::new_session;
-use dataflow_models::{DbtProject, RenderContext, Status, compile_project, write_compiled};
+use dataflow_models::{
+    DbtProject, RenderContext, Status, TestStatus, compile_project, write_compiled,
+};
 
 use crate::cli::{ModelsAction, ModelsArgs};
 use crate::exit::JobFailed;
@@ -50,6 +52,47 @@ pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow:
             }
             Ok(())
         }
+        ModelsAction::Test => {
+            let tests = dataflow_models::schema_tests(&dbt)?;
+            let lake = super::open_lake(project)?;
+            let ctx = new_session(&lake).await.context("opening the lake")?;
+            dataflow_models::register_views(&ctx, &models).await?;
+            let total = tests.len();
+            let results = dataflow_models::test(&ctx, &tests, |position, result| {
+                let (status, detail) = match &result.status {
+                    TestStatus::Pass => ("PASS", String::new()),
+                    TestStatus::Fail(n) => {
+                        ("FAIL", format!(" ({n} failing rows)\n{}", result.sample))
+                    }
+                    TestStatus::Warn(n) => {
+                        ("WARN", format!(" ({n} failing rows)\n{}", result.sample))
+                    }
+                    TestStatus::Error(message) => (
+                        "ERROR",
+                        format!("\n    {}", message.replace('\n', "\n    ")),
+                    ),
+                };
+                println!(
+                    "{:>3} of {total} {status:<5} {} [{:.2}s]{detail}",
+                    position + 1,
+                    result.name,
+                    result.seconds
+                );
+            })
+            .await;
+            let count =
+                |f: fn(&TestStatus) -> bool| results.iter().filter(|r| f(&r.status)).count();
+            let failed = count(|s| matches!(s, TestStatus::Fail(_) | TestStatus::Error(_)));
+            println!(
+                "Done. PASS={} WARN={} ERROR={failed} TOTAL={total}",
+                count(|s| *s == TestStatus::Pass),
+                count(|s| matches!(s, TestStatus::Warn(_)))
+            );
+            if failed > 0 {
+                return Err(JobFailed(format!("{failed} of {total} tests failed")).into());
+            }
+            Ok(())
+        }
         ModelsAction::Ls => {
             for model in &models {
                 let deps: Vec<&str> = model
@@ -88,7 +131,7 @@ pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow:
                     Status::Skipped => ("SKIP", " (upstream failed)".to_string()),
                 };
                 println!(
-                    "{:>3} of {total} {status:<5} {} model {}{detail} [{:.2}s]",
+                    "{:>3} of {total} {status:<5} {} model {} [{:.2}s]{detail}",
                     position + 1,
                     result.materialization.as_str(),
                     result.name,

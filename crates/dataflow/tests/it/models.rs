@@ -68,7 +68,7 @@ fn models_build_views_and_lake_tables_in_ref_order() {
         "{text}"
     );
     assert!(
-        text.contains("2 of 2 OK    table model customer_totals (2 rows)"),
+        text.contains("2 of 2 OK    table model customer_totals [") && text.contains("] (2 rows)"),
         "{text}"
     );
     assert!(text.contains("PASS=2 ERROR=0 SKIP=0 TOTAL=2"), "{text}");
@@ -165,7 +165,61 @@ fn broken_models_name_their_file() {
     assert!(text.contains("ERROR view model stg_orders"), "{text}");
     assert!(text.contains("no_such_column"), "{text}");
     assert!(
-        text.contains("SKIP  table model customer_totals (upstream failed)"),
+        text.contains("SKIP  table model customer_totals [") && text.contains("(upstream failed)"),
         "{text}"
     );
+}
+
+#[test]
+fn schema_tests_report_failing_rows_and_respect_severity() {
+    let project = shop();
+    write(
+        &project,
+        "models/marts/customers.sql",
+        "select 'ann' as name\n",
+    );
+    write(
+        &project,
+        "models/staging/schema.yml",
+        "version: 2\nmodels:\n  - name: stg_orders\n    columns:\n      - name: id\n        tests: [unique, not_null]\n      - name: customer\n        data_tests:\n          - accepted_values:\n              values: [ann]\n          - relationships:\n              to: ref('customers')\n              field: name\n              config:\n                severity: warn\n",
+    );
+    project.cmd().args(["models", "run"]).assert().success();
+    let out = project.cmd().args(["models", "test"]).assert().code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("PASS  unique_stg_orders_id"), "{text}");
+    assert!(text.contains("PASS  not_null_stg_orders_id"), "{text}");
+    // `bob` is neither an accepted value nor a known customer (`cy` is filtered by the model).
+    assert!(
+        text.contains("FAIL  accepted_values_stg_orders_customer__ann [")
+            && text.contains("(1 failing rows)"),
+        "{text}"
+    );
+    assert!(text.contains("| bob "), "{text}");
+    assert!(
+        text.contains("WARN  relationships_stg_orders_customer__name__customers ["),
+        "{text}"
+    );
+    assert!(text.contains("PASS=2 WARN=1 ERROR=1 TOTAL=4"), "{text}");
+
+    // Fixing the data makes the suite pass (warnings do not fail it).
+    write(
+        &project,
+        "models/staging/schema.yml",
+        "version: 2\nmodels:\n  - name: stg_orders\n    columns:\n      - name: customer\n        tests:\n          - accepted_values: {values: [ann, bob]}\n          - relationships: {to: \"ref('customers')\", field: name, severity: warn}\n",
+    );
+    project.cmd().args(["models", "test"]).assert().success();
+
+    // An unknown test type names the schema file.
+    write(
+        &project,
+        "models/staging/schema.yml",
+        "version: 2\nmodels:\n  - name: stg_orders\n    columns:\n      - name: id\n        tests: [uniqe]\n",
+    );
+    project
+        .cmd()
+        .args(["models", "test"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("schema.yml"))
+        .stderr(predicate::str::contains("unknown test `uniqe`"));
 }
