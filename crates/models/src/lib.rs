@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod graph;
+pub mod macros;
 pub mod project;
 pub mod render;
 pub mod run;

@@ -143,6 +143,9 @@ pub fn compile(project: &DbtProject, model: &Model, ctx: &RenderContext) -> Resu
         },
     );
     env.add_function("is_incremental", || false);
+    let cross_db = minijinja::Value::from_object(crate::macros::CrossDbMacros);
+    env.add_global("dbt", cross_db.clone());
+    env.add_global("dbt_utils", cross_db);
 
     let offset = project.macros.lines().count();
     let source = format!("{}{}", project.macros, model.raw_sql);

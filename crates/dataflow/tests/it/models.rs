@@ -223,3 +223,54 @@ fn schema_tests_report_failing_rows_and_respect_severity() {
         .stderr(predicate::str::contains("schema.yml"))
         .stderr(predicate::str::contains("unknown test `uniqe`"));
 }
+
+#[test]
+fn cross_database_macros_render_to_working_sql() {
+    let project = shop();
+    write(
+        &project,
+        "models/marts/macro_check.sql",
+        "{{ config(materialized='table') }}
+with people as (
+    select 1 as id, 'ann@x.io' as email, date '2024-01-31' as joined, timestamp '2024-03-01 10:00:00' as seen
+    union all
+    select 2 as id, null as email, date '2023-12-25' as joined, timestamp '2024-01-01 00:00:00' as seen
+)
+select
+    id,
+    {{ dbt_utils.generate_surrogate_key(['id', 'email']) }} as person_key,
+    {{ dbt.datediff('joined', 'seen', 'day') }} as days,
+    {{ dbt_utils.datediff('joined', 'seen', 'month') }} as months,
+    {{ dbt.safe_divide('id', 'id - 1') }} as ratio,
+    cast(id as {{ dbt.type_string() }}) as id_text
+from people
+",
+    );
+    write(
+        &project,
+        "models/marts/category_list.sql",
+        "select customer, {{ dbt_utils.listagg('cast(id as varchar)', ', ', 'order by id desc') }} as ids\nfrom {{ ref('stg_orders') }} group by customer\n",
+    );
+    project.cmd().args(["models", "run"]).assert().success();
+    let rows = project.query("select * from macro_check order by id");
+    assert_eq!(rows[0]["person_key"], "6899bc12cbd0b0bf64bd8362d053cd95");
+    assert_eq!(rows[1]["person_key"], "529273ab1940ae5faa7c2c7ee6507d66");
+    assert_eq!(rows[0]["days"], 30);
+    assert_eq!(rows[1]["days"], 7);
+    assert_eq!(rows[0]["months"], 2);
+    assert_eq!(rows[1]["months"], 1);
+    assert!(rows[0]["ratio"].is_null(), "{:?}", rows[0]);
+    assert_eq!(rows[1]["id_text"], "2");
+    let lists = project
+        .cmd()
+        .args([
+            "query",
+            "--format",
+            "csv",
+            "select ids from category_list where customer = 'ann'",
+        ])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&lists.get_output().stdout).into_owned();
+    assert!(text.contains("\"3, 1\""), "{text}");
+}
