@@ -166,6 +166,11 @@ impl Lake {
                     .map_err(Error::delta(name))?
             }
         };
+        let batches = batches
+            .into_iter()
+            .map(to_micros)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Sql(e.into()))?;
         let table = table
             .write(batches)
             .with_save_mode(deltalake::protocol::SaveMode::Overwrite)
@@ -245,4 +250,37 @@ impl Lake {
         }
         Ok(infos)
     }
+}
+
+/// Delta Lake stores timestamps in microseconds: casts nanosecond timestamps (what DataFusion's
+/// `now()` returns) explicitly, so nothing is truncated behind the user's back.
+fn to_micros(
+    batch: datafusion::arrow::array::RecordBatch,
+) -> std::result::Result<datafusion::arrow::array::RecordBatch, datafusion::arrow::error::ArrowError>
+{
+    use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
+    let schema = batch.schema();
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::Timestamp(TimeUnit::Nanosecond, _)))
+    {
+        return Ok(batch);
+    }
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if let DataType::Timestamp(TimeUnit::Nanosecond, tz) = field.data_type() {
+            let target = DataType::Timestamp(TimeUnit::Microsecond, tz.clone());
+            columns.push(datafusion::arrow::compute::cast(column, &target)?);
+            fields.push(Field::new(field.name(), target, field.is_nullable()));
+        } else {
+            columns.push(column.clone());
+            fields.push(field.as_ref().clone());
+        }
+    }
+    datafusion::arrow::array::RecordBatch::try_new(
+        std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        columns,
+    )
 }

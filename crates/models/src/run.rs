@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use dataflow_engine::datafusion::prelude::SessionContext;
 use dataflow_engine::{Lake, register_lake_table};
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 use crate::error::{Error, Result};
 use crate::project::Materialization;
@@ -119,7 +119,7 @@ pub async fn run(
             rows,
             seconds: started.elapsed().as_secs_f64(),
         };
-        info!(model = %result.name, status = ?result.status, seconds = result.seconds, "model done");
+        debug!(model = %result.name, status = ?result.status, seconds = result.seconds, "model done");
         report(position, &result);
         results.push(result);
     }

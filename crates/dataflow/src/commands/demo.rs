@@ -13,7 +13,7 @@ use dataflow_engine::{collect_sql, new_session};
 
 use super::generate::{generate_with_progress, options, resolve_date};
 use super::ingest::{check, ingest_all};
-use crate::cli::{DataFormat, DemoArgs, GenerateArgs, QueryFormat};
+use crate::cli::{DataFormat, DemoArgs, GenerateArgs, ModelsAction, ModelsArgs, QueryFormat};
 use crate::output;
 
 /// Marks a directory as created by the demo, so re-running may clear it.
@@ -21,6 +21,62 @@ const MARKER: &str = ".dataflow-demo";
 
 /// The example project, embedded so the binary runs the demo from anywhere.
 const EXAMPLE_FILES: &[(&str, &str)] = &[
+    (
+        "dbt_project.yml",
+        include_str!("../../../../examples/ecommerce/dbt_project.yml"),
+    ),
+    (
+        "macros/data_quality_checks.sql",
+        include_str!("../../../../examples/ecommerce/macros/data_quality_checks.sql"),
+    ),
+    (
+        "models/staging/_sources.yml",
+        include_str!("../../../../examples/ecommerce/models/staging/_sources.yml"),
+    ),
+    (
+        "models/staging/stg_customers.sql",
+        include_str!("../../../../examples/ecommerce/models/staging/stg_customers.sql"),
+    ),
+    (
+        "models/staging/stg_transactions.sql",
+        include_str!("../../../../examples/ecommerce/models/staging/stg_transactions.sql"),
+    ),
+    (
+        "models/staging/stg_products.sql",
+        include_str!("../../../../examples/ecommerce/models/staging/stg_products.sql"),
+    ),
+    (
+        "models/intermediate/int_transaction_analysis.sql",
+        include_str!(
+            "../../../../examples/ecommerce/models/intermediate/int_transaction_analysis.sql"
+        ),
+    ),
+    (
+        "models/intermediate/int_customer_metrics.sql",
+        include_str!("../../../../examples/ecommerce/models/intermediate/int_customer_metrics.sql"),
+    ),
+    (
+        "models/intermediate/int_product_performance.sql",
+        include_str!(
+            "../../../../examples/ecommerce/models/intermediate/int_product_performance.sql"
+        ),
+    ),
+    (
+        "models/marts/dim_customers.sql",
+        include_str!("../../../../examples/ecommerce/models/marts/dim_customers.sql"),
+    ),
+    (
+        "models/marts/fct_transactions.sql",
+        include_str!("../../../../examples/ecommerce/models/marts/fct_transactions.sql"),
+    ),
+    (
+        "models/marts/customer_360.sql",
+        include_str!("../../../../examples/ecommerce/models/marts/customer_360.sql"),
+    ),
+    (
+        "models/marts/customer_features.sql",
+        include_str!("../../../../examples/ecommerce/models/marts/customer_features.sql"),
+    ),
     (
         "dataflow.yml",
         include_str!("../../../../examples/ecommerce/dataflow.yml"),
@@ -56,10 +112,26 @@ fn prepare(dir: &Path) -> anyhow::Result<()> {
         dir.join(MARKER),
         "created by `dataflow demo`; safe to delete\n",
     )?;
+    for sub in ["models", "macros", "target"] {
+        let path = dir.join(sub);
+        if path.exists() {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot clear {}", path.display()))?;
+        }
+    }
     for (name, text) in EXAMPLE_FILES {
-        std::fs::write(dir.join(name), text).with_context(|| format!("cannot write {name}"))?;
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write {name}"))?;
     }
     Ok(())
+}
+
+fn models_args(action: ModelsAction) -> ModelsArgs {
+    ModelsArgs { action, vars: None }
 }
 
 /// Runs the command.
@@ -136,8 +208,35 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
         "re-run of ingest: {reloaded} files loaded again (the ledger skips files already in the lake)"
     );
 
+    // 5. Models: staging, intermediate, marts (customer_360, customer_features), then their tests.
+    let started = Instant::now();
+    println!("\nModels (dataflow models run):");
+    super::models::run(&project, models_args(ModelsAction::Run), run_id).await?;
+    println!("\nSchema tests (dataflow models test):");
+    super::models::run(&project, models_args(ModelsAction::Test), run_id).await?;
+    let models_seconds = started.elapsed().as_secs_f64();
+
     let lake = super::open_lake(&project)?;
     let ctx = new_session(&lake).await?;
+    let segments = collect_sql(
+        &ctx,
+        "select value_tier, lifecycle_stage, count(*) as customers, round(sum(total_spent), 2) as revenue \
+         from customer_360 group by value_tier, lifecycle_stage order by revenue desc limit 8",
+    )
+    .await
+    .context("demo query failed")?;
+    println!("\ncustomer_360 by value tier and lifecycle stage:");
+    output::print_batches(&segments, QueryFormat::Table)?;
+    let rfm = collect_sql(
+        &ctx,
+        "select customer_value_segment, count(*) as customers, round(avg(rfm_score), 2) as avg_rfm \
+         from customer_features group by customer_value_segment order by avg_rfm desc",
+    )
+    .await
+    .context("demo query failed")?;
+    println!("\ncustomer_features (RFM) by value segment:");
+    output::print_batches(&rfm, QueryFormat::Table)?;
+
     let sql = "select p.product_category, count(*) as orders, sum(t.transaction_amount) as revenue \
                from raw_transactions t join raw_products p on t.product_id = p.product_id \
                where t.status = 'completed' and t.transaction_amount between 0.01 and 100000 group by p.product_category order by revenue desc limit 5";
@@ -146,7 +245,7 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
     output::print_batches(&batches, QueryFormat::Table)?;
 
     println!(
-        "\nTimings: generate {generate_seconds:.2}s, ingest {ingest_seconds:.2}s, total {:.2}s",
+        "\nTimings: generate {generate_seconds:.2}s, ingest {ingest_seconds:.2}s, models and tests {models_seconds:.2}s, total {:.2}s",
         total.elapsed().as_secs_f64()
     );
     println!("Outputs:");

@@ -132,6 +132,10 @@ fn demo_runs_end_to_end_and_prints_its_summary() {
         .success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     for needle in [
+        "PASS=10 ERROR=0 SKIP=0 TOTAL=10",
+        "table model customer_360",
+        "customer_features (RFM) by value segment",
+        "ERROR=0 TOTAL=8",
         "rows quarantined",
         "raw_<source>",
         "Top categories",
