@@ -274,3 +274,112 @@ from people
     let text = String::from_utf8_lossy(&lists.get_output().stdout).into_owned();
     assert!(text.contains("\"3, 1\""), "{text}");
 }
+
+/// Copies the example project's dbt files next to a test project's dataflow.yml.
+fn add_example_models(project: &TestProject) {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ecommerce");
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).expect("create folder");
+        for entry in std::fs::read_dir(from).expect("read folder") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).expect("copy file");
+            }
+        }
+    }
+    std::fs::copy(
+        example.join("dbt_project.yml"),
+        project.path().join("dbt_project.yml"),
+    )
+    .expect("copy");
+    copy(&example.join("models"), &project.path().join("models"));
+    copy(&example.join("macros"), &project.path().join("macros"));
+}
+
+fn cents(text: &str) -> Option<i64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    if fraction.len() > 2 || whole.is_empty() {
+        return None;
+    }
+    let negative = whole.starts_with('-');
+    let whole: i64 = whole.trim_start_matches('-').parse().ok()?;
+    let fraction: i64 = format!("{fraction:0<2}").parse().ok()?;
+    let value = whole * 100 + fraction;
+    Some(if negative { -value } else { value })
+}
+
+#[test]
+fn customer_360_matches_an_independent_computation() {
+    let project = TestProject::new(|c| c);
+    project.generate(&[
+        "--customers",
+        "800",
+        "--transactions",
+        "12000",
+        "--products",
+        "60",
+        "--start-date",
+        "2022-01-01",
+        "--end-date",
+        "2024-06-30",
+        "--defect-rate",
+        "0.05",
+    ]);
+    project.ingest();
+    add_example_models(&project);
+    project.cmd().args(["models", "run"]).assert().success();
+
+    // Independent: read transactions.csv directly and apply the documented business rules.
+    let mut expected: std::collections::HashMap<i64, (i64, i64, i64)> = Default::default();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(project.incoming().join("transactions.csv"))
+        .expect("open transactions.csv");
+    for record in reader.records() {
+        let record = record.expect("csv record");
+        if record.len() != 7 {
+            continue;
+        }
+        let (Ok(customer), Some(amount)) = (record[1].parse::<i64>(), cents(&record[3])) else {
+            continue;
+        };
+        let date = &record[4];
+        let valid = (1..=10_000_000).contains(&amount)
+            && ("2020-01-01".."2031-01-01").contains(&date)
+            && record[6].trim().eq_ignore_ascii_case("completed");
+        if !valid {
+            continue;
+        }
+        let month: i64 = date[5..7].parse().expect("month");
+        let entry = expected.entry(customer).or_default();
+        entry.0 += 1;
+        entry.1 += amount;
+        entry.2 += i64::from(month >= 10);
+    }
+
+    let rows = project.query(
+        "select customer_id, total_transactions, cast(total_spent as varchar) as spent, q4_transactions from customer_360",
+    );
+    assert!(rows.len() > 700, "{} customers", rows.len());
+    let mut compared = 0;
+    for row in rows {
+        let id = row["customer_id"].as_i64().expect("id");
+        let (count, spent, q4) = expected.get(&id).copied().unwrap_or_default();
+        assert_eq!(
+            row["total_transactions"].as_i64(),
+            Some(count),
+            "customer {id}"
+        );
+        assert_eq!(
+            cents(row["spent"].as_str().expect("spent")),
+            Some(spent),
+            "customer {id}"
+        );
+        assert_eq!(row["q4_transactions"].as_i64(), Some(q4), "customer {id}");
+        compared += 1;
+    }
+    assert!(compared > 700);
+}
