@@ -145,6 +145,13 @@ pub struct ModelsArgs {
     /// Variables as YAML, overriding `vars:` in dbt_project.yml, e.g. `{start_date: 2024-01-01}`.
     #[arg(long, global = true)]
     pub vars: Option<String>,
+    /// Models to include, dbt syntax: names, `tag:x`, `path:dir`, `+model`, `model+`, `@model`;
+    /// spaces are unions, commas intersections.
+    #[arg(long, short = 's', global = true, num_args = 1..)]
+    pub select: Vec<String>,
+    /// Models to leave out, same syntax as --select.
+    #[arg(long, global = true, num_args = 1..)]
+    pub exclude: Vec<String>,
 }
 
 /// `models` subcommands.

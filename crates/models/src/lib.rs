@@ -12,6 +12,7 @@ pub mod project;
 pub mod render;
 pub mod run;
 pub mod schema_tests;
+pub mod select;
 
 pub use error::{Error, Result};
 pub use graph::build_order;
@@ -21,6 +22,7 @@ pub use run::{
     NodeResult, Status, TestResult, TestStatus, register_views, run, test, write_compiled,
 };
 pub use schema_tests::{SchemaTest, Severity, schema_tests};
+pub use select::select;
 
 /// Renders every enabled model and returns them in build order.
 pub fn compile_project(project: &DbtProject, ctx: &RenderContext) -> Result<Vec<Compiled>> {

@@ -131,7 +131,12 @@ fn prepare(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn models_args(action: ModelsAction) -> ModelsArgs {
-    ModelsArgs { action, vars: None }
+    ModelsArgs {
+        action,
+        vars: None,
+        select: Vec::new(),
+        exclude: Vec::new(),
+    }
 }
 
 /// Runs the command.

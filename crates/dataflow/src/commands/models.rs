@@ -33,7 +33,14 @@ pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow:
         run_started_at: chrono_now(),
         invocation_id: run_id.to_string(),
     };
-    let models = compile_project(&dbt, &context)?;
+    let all_models = compile_project(&dbt, &context)?;
+    let models = dataflow_models::select(&all_models, &args.select, &args.exclude)?;
+    // Views live in the session: unselected upstream views must exist for selected models.
+    let context_views: Vec<_> = all_models
+        .iter()
+        .filter(|m| !models.iter().any(|s| s.name == m.name))
+        .cloned()
+        .collect();
     let target = project.dir.join("target");
     write_compiled(&target, &dbt.dir, &dbt.name, &models)?;
     match args.action {
@@ -53,10 +60,13 @@ pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow:
             Ok(())
         }
         ModelsAction::Test => {
-            let tests = dataflow_models::schema_tests(&dbt)?;
+            let tests: Vec<_> = dataflow_models::schema_tests(&dbt)?
+                .into_iter()
+                .filter(|t| models.iter().any(|m| m.name == t.model))
+                .collect();
             let lake = super::open_lake(project)?;
             let ctx = new_session(&lake).await.context("opening the lake")?;
-            dataflow_models::register_views(&ctx, &models).await?;
+            dataflow_models::register_views(&ctx, &all_models).await?;
             let total = tests.len();
             let results = dataflow_models::test(&ctx, &tests, |position, result| {
                 let (status, detail) = match &result.status {
@@ -113,6 +123,7 @@ pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow:
         ModelsAction::Run => {
             let lake = super::open_lake(project)?;
             let ctx = new_session(&lake).await.context("opening the lake")?;
+            dataflow_models::register_views(&ctx, &context_views).await?;
             let total = models.len();
             let started = std::time::Instant::now();
             let results = dataflow_models::run(&ctx, &lake, &models, |position, result| {

@@ -383,3 +383,56 @@ fn customer_360_matches_an_independent_computation() {
     }
     assert!(compared > 700);
 }
+
+#[test]
+fn selection_builds_only_the_chosen_models() {
+    let project = shop();
+    let out = project
+        .cmd()
+        .args(["models", "run", "--select", "tag:staging"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.contains("1 of 1 OK    view model stg_orders"),
+        "{text}"
+    );
+    assert!(!text.contains("customer_totals"), "{text}");
+
+    // An unselected upstream view is still available to the selected model.
+    let out = project
+        .cmd()
+        .args(["models", "run", "-s", "customer_totals"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.contains("1 of 1 OK    table model customer_totals"),
+        "{text}"
+    );
+
+    let out = project
+        .cmd()
+        .args([
+            "models",
+            "ls",
+            "--select",
+            "+customer_totals",
+            "--exclude",
+            "stg_orders",
+        ])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.contains("customer_totals") && !text.contains("stg_orders "),
+        "{text}"
+    );
+
+    project
+        .cmd()
+        .args(["models", "run", "--select", "no_such_model"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("matches no model"));
+}
