@@ -152,6 +152,9 @@ pub struct ModelsArgs {
     /// Models to leave out, same syntax as --select.
     #[arg(long, global = true, num_args = 1..)]
     pub exclude: Vec<String>,
+    /// Rebuild incremental models from scratch.
+    #[arg(long, global = true)]
+    pub full_refresh: bool,
 }
 
 /// `models` subcommands.

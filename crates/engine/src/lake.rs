@@ -181,6 +181,88 @@ impl Lake {
         Ok(table.version().unwrap_or_default())
     }
 
+    /// Appends `batches` to an existing table as one new version.
+    pub async fn append(
+        &self,
+        name: &str,
+        batches: Vec<datafusion::arrow::array::RecordBatch>,
+    ) -> Result<u64> {
+        let table = self.load(name).await?.ok_or_else(|| Error::Location {
+            location: self.url.to_string(),
+            message: format!("table `{name}` does not exist"),
+        })?;
+        let batches = batches
+            .into_iter()
+            .map(to_micros)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Sql(e.into()))?;
+        let table = table
+            .write(batches)
+            .with_save_mode(deltalake::protocol::SaveMode::Append)
+            .await
+            .map_err(Error::delta(name))?;
+        Ok(table.version().unwrap_or_default())
+    }
+
+    /// Merges `batches` into an existing table on `keys`: matching rows are updated, new rows
+    /// inserted, all in one Delta commit. Returns the new version and the rows updated and inserted.
+    pub async fn merge(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        name: &str,
+        batches: Vec<datafusion::arrow::array::RecordBatch>,
+        keys: &[String],
+    ) -> Result<(u64, usize, usize)> {
+        let table = self.load(name).await?.ok_or_else(|| Error::Location {
+            location: self.url.to_string(),
+            message: format!("table `{name}` does not exist"),
+        })?;
+        let batches = batches
+            .into_iter()
+            .map(to_micros)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Sql(e.into()))?;
+        let Some(first) = batches.first() else {
+            return Ok((table.version().unwrap_or_default(), 0, 0));
+        };
+        let columns: Vec<String> = first
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let source = ctx.read_batches(batches)?;
+        let predicate = keys
+            .iter()
+            .map(|k| format!("target.{k} = source.{k}"))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let (table, metrics) = table
+            .merge(source, predicate.as_str())
+            .with_source_alias("source")
+            .with_target_alias("target")
+            .when_matched_update(|update| {
+                columns.iter().fold(update, |u, c| {
+                    u.update(c.as_str(), format!("source.{c}").as_str())
+                })
+            })
+            .and_then(|m| {
+                m.when_not_matched_insert(|insert| {
+                    columns.iter().fold(insert, |i, c| {
+                        i.set(c.as_str(), format!("source.{c}").as_str())
+                    })
+                })
+            })
+            .map_err(Error::delta(name))?
+            .await
+            .map_err(Error::delta(name))?;
+        Ok((
+            table.version().unwrap_or_default(),
+            metrics.num_target_rows_updated,
+            metrics.num_target_rows_inserted,
+        ))
+    }
+
     /// Names of all tables in the lake, sorted.
     pub async fn table_names(&self) -> Result<Vec<String>> {
         let mut names = Vec::new();

@@ -5,6 +5,8 @@
 //! This is the first slice of the layer: incremental and ephemeral models, seeds, tests,
 //! selection and the dbt artifacts come next.
 
+use std::collections::BTreeSet;
+
 pub mod error;
 pub mod graph;
 pub mod macros;
@@ -24,15 +26,73 @@ pub use run::{
 pub use schema_tests::{SchemaTest, Severity, schema_tests};
 pub use select::select;
 
-/// Renders every enabled model and returns them in build order.
+/// Renders every enabled model and returns them in build order, ephemeral models inlined as
+/// CTEs into the models that ref them.
 pub fn compile_project(project: &DbtProject, ctx: &RenderContext) -> Result<Vec<Compiled>> {
-    let mut compiled = Vec::new();
-    for model in &project.models {
-        let model = compile(project, model, ctx)?;
-        if model.config.enabled {
-            compiled.push(model);
-        }
+    let render_all = |ephemeral: &BTreeSet<String>| -> Result<Vec<Compiled>> {
+        project
+            .models
+            .iter()
+            .map(|m| compile(project, m, ctx, ephemeral))
+            .collect()
+    };
+    let mut compiled = render_all(&BTreeSet::new())?;
+    let ephemeral: BTreeSet<String> = compiled
+        .iter()
+        .filter(|m| m.materialization == Materialization::Ephemeral)
+        .map(|m| m.name.clone())
+        .collect();
+    if !ephemeral.is_empty() {
+        // Second pass: ref() to an ephemeral model now names its CTE.
+        compiled = render_all(&ephemeral)?;
     }
+    compiled.retain(|m| m.config.enabled);
     let order = build_order(&compiled)?;
-    Ok(order.into_iter().map(|i| compiled[i].clone()).collect())
+    let ordered: Vec<Compiled> = order.into_iter().map(|i| compiled[i].clone()).collect();
+    Ok(inline_ephemeral(ordered))
+}
+
+/// Prepends the CTEs of every (transitively) ref'd ephemeral model, in build order.
+fn inline_ephemeral(models: Vec<Compiled>) -> Vec<Compiled> {
+    let ephemeral: Vec<&Compiled> = models
+        .iter()
+        .filter(|m| m.materialization == Materialization::Ephemeral)
+        .collect();
+    if ephemeral.is_empty() {
+        return models;
+    }
+    let raw: std::collections::HashMap<&str, &Compiled> =
+        ephemeral.iter().map(|m| (m.name.as_str(), *m)).collect();
+    models
+        .iter()
+        .map(|model| {
+            // Transitive ephemeral parents.
+            let mut needed = BTreeSet::new();
+            let mut stack: Vec<&str> = model.refs.iter().map(String::as_str).collect();
+            while let Some(name) = stack.pop() {
+                if let Some(parent) = raw.get(name)
+                    && needed.insert(name.to_string())
+                {
+                    stack.extend(parent.refs.iter().map(String::as_str));
+                }
+            }
+            if needed.is_empty() {
+                return model.clone();
+            }
+            // Build order of `models` puts parents first.
+            let ctes: Vec<String> = models
+                .iter()
+                .filter(|m| needed.contains(&m.name))
+                .map(|m| format!("{} as ({})", render::cte_name(&m.name), m.sql))
+                .collect();
+            let mut out = model.clone();
+            let trimmed = model.sql.trim_start();
+            out.sql = if trimmed.len() > 5 && trimmed[..5].eq_ignore_ascii_case("with ") {
+                format!("with {}, {}", ctes.join(", "), &trimmed[5..])
+            } else {
+                format!("with {} {}", ctes.join(", "), model.sql)
+            };
+            out
+        })
+        .collect()
 }

@@ -42,6 +42,10 @@ pub enum Materialization {
     View,
     /// A lake table, replaced on every run.
     Table,
+    /// A lake table that each run appends to, or merges into by `unique_key`.
+    Incremental,
+    /// Not built: inlined as a CTE into the models that ref it.
+    Ephemeral,
 }
 
 impl Materialization {
@@ -50,11 +54,10 @@ impl Materialization {
         match text {
             "view" => Ok(Materialization::View),
             "table" => Ok(Materialization::Table),
-            "incremental" | "ephemeral" => {
-                Err(format!("materialization `{text}` is not supported yet"))
-            }
+            "incremental" => Ok(Materialization::Incremental),
+            "ephemeral" => Ok(Materialization::Ephemeral),
             other => Err(format!(
-                "unknown materialization `{other}`, expected view or table"
+                "unknown materialization `{other}`, expected view, table, incremental or ephemeral"
             )),
         }
     }
@@ -64,6 +67,8 @@ impl Materialization {
         match self {
             Materialization::View => "view",
             Materialization::Table => "table",
+            Materialization::Incremental => "incremental",
+            Materialization::Ephemeral => "ephemeral",
         }
     }
 }
@@ -77,6 +82,8 @@ pub struct ModelConfig {
     pub tags: Vec<String>,
     /// Disabled models are skipped.
     pub enabled: bool,
+    /// Columns identifying a row of an incremental model (merge instead of append).
+    pub unique_key: Vec<String>,
 }
 
 impl Default for ModelConfig {
@@ -85,6 +92,7 @@ impl Default for ModelConfig {
             materialized: "view".to_string(),
             tags: Vec::new(),
             enabled: true,
+            unique_key: Vec::new(),
         }
     }
 }
@@ -103,6 +111,16 @@ impl ModelConfig {
                 Value::Sequence(tags) => self
                     .tags
                     .extend(tags.iter().filter_map(|t| t.as_str().map(str::to_string))),
+                _ => {}
+            },
+            "unique_key" => match value {
+                Value::String(key) => self.unique_key = vec![key.clone()],
+                Value::Sequence(keys) => {
+                    self.unique_key = keys
+                        .iter()
+                        .filter_map(|k| k.as_str().map(str::to_string))
+                        .collect()
+                }
                 _ => {}
             },
             "enabled" => {

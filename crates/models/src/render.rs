@@ -40,6 +40,15 @@ pub struct RenderContext {
     pub run_started_at: String,
     /// `invocation_id`.
     pub invocation_id: String,
+    /// Lake tables that exist now (for `is_incremental()`).
+    pub existing_tables: std::collections::BTreeSet<String>,
+    /// `--full-refresh`: incremental models are rebuilt from scratch.
+    pub full_refresh: bool,
+}
+
+/// The CTE name an ephemeral model is inlined under.
+pub fn cte_name(model: &str) -> String {
+    format!("__dbt__cte__{model}")
 }
 
 fn jinja_error(message: String) -> minijinja::Error {
@@ -51,7 +60,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Renders one model.
-pub fn compile(project: &DbtProject, model: &Model, ctx: &RenderContext) -> Result<Compiled> {
+pub fn compile(
+    project: &DbtProject,
+    model: &Model,
+    ctx: &RenderContext,
+    ephemeral: &std::collections::BTreeSet<String>,
+) -> Result<Compiled> {
     let refs = Arc::new(Mutex::new(Vec::<String>::new()));
     let sources = Arc::new(Mutex::new(Vec::<String>::new()));
     let config = Arc::new(Mutex::new(model.config.clone()));
@@ -59,6 +73,7 @@ pub fn compile(project: &DbtProject, model: &Model, ctx: &RenderContext) -> Resu
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     {
         let refs = refs.clone();
+        let ephemeral = ephemeral.clone();
         env.add_function(
             "ref",
             move |args: Rest<String>| -> std::result::Result<String, minijinja::Error> {
@@ -67,7 +82,11 @@ pub fn compile(project: &DbtProject, model: &Model, ctx: &RenderContext) -> Resu
                     .cloned()
                     .ok_or_else(|| jinja_error("ref() needs a model name".into()))?;
                 lock(&refs).push(name.clone());
-                Ok(name)
+                Ok(if ephemeral.contains(&name) {
+                    cte_name(&name)
+                } else {
+                    name
+                })
             },
         );
     }
@@ -142,7 +161,14 @@ pub fn compile(project: &DbtProject, model: &Model, ctx: &RenderContext) -> Resu
             }
         },
     );
-    env.add_function("is_incremental", || false);
+    {
+        let config = config.clone();
+        let exists = ctx.existing_tables.contains(&model.name);
+        let full_refresh = ctx.full_refresh;
+        env.add_function("is_incremental", move || {
+            lock(&config).materialized == "incremental" && exists && !full_refresh
+        });
+    }
     let cross_db = minijinja::Value::from_object(crate::macros::CrossDbMacros);
     env.add_global("dbt", cross_db.clone());
     env.add_global("dbt_utils", cross_db);

@@ -61,7 +61,12 @@ pub fn write_compiled(
     Ok(())
 }
 
-async fn build(ctx: &SessionContext, lake: &Lake, model: &Compiled) -> Result<Option<u64>> {
+async fn build(
+    ctx: &SessionContext,
+    lake: &Lake,
+    model: &Compiled,
+    full_refresh: bool,
+) -> Result<Option<u64>> {
     let sql_error = |e: &dyn std::fmt::Display| Error::Sql {
         model: model.name.clone(),
         path: model.path.clone(),
@@ -75,14 +80,26 @@ async fn build(ctx: &SessionContext, lake: &Lake, model: &Compiled) -> Result<Op
             frame.collect().await.map_err(|e| sql_error(&e))?;
             Ok(None)
         }
-        Materialization::Table => {
+        Materialization::Table | Materialization::Incremental => {
             let frame = ctx.sql(&model.sql).await.map_err(|e| sql_error(&e))?;
             let batches = frame.collect().await.map_err(|e| sql_error(&e))?;
             let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-            lake.replace(&model.name, batches).await?;
+            let exists = lake.load(&model.name).await?.is_some();
+            let incremental =
+                model.materialization == Materialization::Incremental && exists && !full_refresh;
+            if !incremental {
+                lake.replace(&model.name, batches).await?;
+            } else if model.config.unique_key.is_empty() {
+                lake.append(&model.name, batches).await?;
+            } else {
+                lake.merge(ctx, &model.name, batches, &model.config.unique_key)
+                    .await?;
+            }
             register_lake_table(ctx, lake, &model.name).await?;
             Ok(Some(rows))
         }
+        // Inlined into the models that ref it; nothing to build.
+        Materialization::Ephemeral => Ok(None),
     }
 }
 
@@ -91,6 +108,7 @@ pub async fn run(
     ctx: &SessionContext,
     lake: &Lake,
     models: &[Compiled],
+    full_refresh: bool,
     mut report: impl FnMut(usize, &NodeResult),
 ) -> Vec<NodeResult> {
     let mut results: Vec<NodeResult> = Vec::with_capacity(models.len());
@@ -104,7 +122,7 @@ pub async fn run(
         let (status, rows) = if upstream_failed {
             (Status::Skipped, None)
         } else {
-            match build(ctx, lake, model).await {
+            match build(ctx, lake, model, full_refresh).await {
                 Ok(rows) => (Status::Success, rows),
                 Err(err) => {
                     warn!(model = %model.name, error = %err, "model failed");

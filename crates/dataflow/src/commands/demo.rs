@@ -136,6 +136,7 @@ fn models_args(action: ModelsAction) -> ModelsArgs {
         vars: None,
         select: Vec::new(),
         exclude: Vec::new(),
+        full_refresh: false,
     }
 }
 

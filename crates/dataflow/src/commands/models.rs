@@ -7,7 +7,7 @@ use dataflow_core::config::Project;
 use dataflow_core::ids::RunId;
 use dataflow_engine::new_session;
 use dataflow_models::{
-    DbtProject, RenderContext, Status, TestStatus, compile_project, write_compiled,
+    DbtProject, Materialization, RenderContext, Status, TestStatus, compile_project, write_compiled,
 };
 
 use crate::cli::{ModelsAction, ModelsArgs};
@@ -28,10 +28,13 @@ fn parse_vars(text: Option<&str>) -> anyhow::Result<BTreeMap<String, serde_yaml_
 /// Runs the command.
 pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow::Result<()> {
     let dbt = DbtProject::load(&project.dir)?;
+    let lake = super::open_lake(project)?;
     let context = RenderContext {
         vars: parse_vars(args.vars.as_deref())?,
         run_started_at: chrono_now(),
         invocation_id: run_id.to_string(),
+        existing_tables: lake.table_names().await?.into_iter().collect(),
+        full_refresh: args.full_refresh,
     };
     let all_models = compile_project(&dbt, &context)?;
     let models = dataflow_models::select(&all_models, &args.select, &args.exclude)?;
@@ -64,7 +67,6 @@ pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow:
                 .into_iter()
                 .filter(|t| models.iter().any(|m| m.name == t.model))
                 .collect();
-            let lake = super::open_lake(project)?;
             let ctx = new_session(&lake).await.context("opening the lake")?;
             dataflow_models::register_views(&ctx, &all_models).await?;
             let total = tests.len();
@@ -121,34 +123,44 @@ pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow:
             Ok(())
         }
         ModelsAction::Run => {
-            let lake = super::open_lake(project)?;
             let ctx = new_session(&lake).await.context("opening the lake")?;
             dataflow_models::register_views(&ctx, &context_views).await?;
+            // Ephemeral models are inlined into their children, not built.
+            let models: Vec<_> = models
+                .into_iter()
+                .filter(|m| m.materialization != Materialization::Ephemeral)
+                .collect();
             let total = models.len();
             let started = std::time::Instant::now();
-            let results = dataflow_models::run(&ctx, &lake, &models, |position, result| {
-                let (status, detail) = match &result.status {
-                    Status::Success => (
-                        "OK",
-                        result
-                            .rows
-                            .map(|r| format!(" ({r} rows)"))
-                            .unwrap_or_default(),
-                    ),
-                    Status::Error(message) => (
-                        "ERROR",
-                        format!("\n    {}", message.replace('\n', "\n    ")),
-                    ),
-                    Status::Skipped => ("SKIP", " (upstream failed)".to_string()),
-                };
-                println!(
-                    "{:>3} of {total} {status:<5} {} model {} [{:.2}s]{detail}",
-                    position + 1,
-                    result.materialization.as_str(),
-                    result.name,
-                    result.seconds
-                );
-            })
+            let results = dataflow_models::run(
+                &ctx,
+                &lake,
+                &models,
+                args.full_refresh,
+                |position, result| {
+                    let (status, detail) = match &result.status {
+                        Status::Success => (
+                            "OK",
+                            result
+                                .rows
+                                .map(|r| format!(" ({r} rows)"))
+                                .unwrap_or_default(),
+                        ),
+                        Status::Error(message) => (
+                            "ERROR",
+                            format!("\n    {}", message.replace('\n', "\n    ")),
+                        ),
+                        Status::Skipped => ("SKIP", " (upstream failed)".to_string()),
+                    };
+                    println!(
+                        "{:>3} of {total} {status:<5} {} model {} [{:.2}s]{detail}",
+                        position + 1,
+                        result.materialization.as_str(),
+                        result.name,
+                        result.seconds
+                    );
+                },
+            )
             .await;
             let failed = results
                 .iter()

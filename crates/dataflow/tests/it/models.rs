@@ -436,3 +436,76 @@ fn selection_builds_only_the_chosen_models() {
         .code(2)
         .stderr(predicate::str::contains("matches no model"));
 }
+
+#[test]
+fn incremental_models_append_or_merge_and_ephemeral_models_inline() {
+    let project = shop();
+    let config = std::fs::read_to_string(project.path().join("dataflow.yml"))
+        .unwrap()
+        .replace("path: in/orders.csv", "path: in/orders*.csv");
+    write(&project, "dataflow.yml", &config);
+    write(
+        &project,
+        "models/staging/orders_eph.sql",
+        "{{ config(materialized='ephemeral') }}\nselect id, customer, amount from {{ source('raw', 'orders') }}\n",
+    );
+    write(
+        &project,
+        "models/marts/order_log.sql",
+        "{{ config(materialized='incremental') }}\nselect id, amount, '{{ invocation_id }}' as loaded_by\nfrom {{ ref('orders_eph') }}\n{% if is_incremental() %}where id > (select max(id) from {{ this }}){% endif %}\n",
+    );
+    write(
+        &project,
+        "models/marts/customer_top.sql",
+        "{{ config(materialized='incremental', unique_key='customer') }}\nselect customer, max(amount) as top_amount from {{ ref('orders_eph') }} group by customer\n",
+    );
+    let out = project.cmd().args(["models", "run"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        !text.contains("orders_eph"),
+        "ephemeral models are not built:\n{text}"
+    );
+    let compiled = std::fs::read_to_string(
+        project
+            .path()
+            .join("target/compiled/shop/models/marts/order_log.sql"),
+    )
+    .unwrap();
+    assert!(
+        compiled.starts_with("with __dbt__cte__orders_eph as ("),
+        "{compiled}"
+    );
+    assert_eq!(project.count("order_log"), 4);
+    assert_eq!(project.count("customer_top"), 3);
+
+    // New data: one more order for ann (a new maximum) and a new customer.
+    write(
+        &project,
+        "in/orders2.csv",
+        "id,customer,amount\n5,ann,99.00\n6,dee,1.00\n",
+    );
+    project.ingest();
+    project.cmd().args(["models", "run"]).assert().success();
+    assert_eq!(project.count("order_log"), 6, "appended only the new ids");
+    let runs = project.query("select count(distinct loaded_by) as n from order_log");
+    assert_eq!(runs[0]["n"], 2);
+    let tops = project.query(
+        "select customer, cast(top_amount as varchar) as top from customer_top order by customer",
+    );
+    assert_eq!(tops.len(), 4, "merged on customer: {tops:?}");
+    assert_eq!(tops[0]["top"], "99.00");
+    assert_eq!(tops[3]["customer"], "dee");
+
+    // --full-refresh rebuilds from scratch.
+    project
+        .cmd()
+        .args(["models", "run", "--full-refresh", "-s", "order_log"])
+        .assert()
+        .success();
+    let runs =
+        project.query("select count(*) as rows, count(distinct loaded_by) as n from order_log");
+    assert_eq!(
+        (runs[0]["rows"].as_u64(), runs[0]["n"].as_u64()),
+        (Some(6), Some(1))
+    );
+}
