@@ -158,8 +158,12 @@ pub struct ModelsArgs {
 }
 
 /// `models` subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
 pub enum ModelsAction {
+    /// Load seeds, build models, then run tests.
+    Build,
+    /// Load the CSV files under seeds/ into lake tables.
+    Seed,
     /// Build every enabled model in ref order.
     Run,
     /// Run the schema tests (unique, not_null, accepted_values, relationships) on built models.
@@ -168,4 +172,18 @@ pub enum ModelsAction {
     Compile,
     /// List models in build order with their materialization and dependencies.
     Ls,
+}
+
+impl ModelsAction {
+    /// The subcommand's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelsAction::Build => "build",
+            ModelsAction::Seed => "seed",
+            ModelsAction::Run => "run",
+            ModelsAction::Test => "test",
+            ModelsAction::Compile => "compile",
+            ModelsAction::Ls => "ls",
+        }
+    }
 }

@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::{Error, Result};
 use crate::render::Compiled;
 
-/// Indexes of `models` in an order where every model comes after the models it refs.
-pub fn build_order(models: &[Compiled]) -> Result<Vec<usize>> {
+/// Indexes of `models` in an order where every model comes after the models it refs. Refs to
+/// `external` names (seeds) are allowed and impose no order.
+pub fn build_order(models: &[Compiled], external: &BTreeSet<String>) -> Result<Vec<usize>> {
     let index: BTreeMap<&str, usize> = models
         .iter()
         .enumerate()
@@ -19,6 +20,7 @@ pub fn build_order(models: &[Compiled]) -> Result<Vec<usize>> {
                 Some(&j) => {
                     upstream[i].insert(j);
                 }
+                None if external.contains(name) => {}
                 None => {
                     return Err(Error::Graph(format!(
                         "{}: model `{}` refs `{name}`, which is not a model of this project",

@@ -18,10 +18,11 @@ pub mod select;
 
 pub use error::{Error, Result};
 pub use graph::build_order;
-pub use project::{DbtProject, Materialization, Model, ModelConfig, SourceTable};
+pub use project::{DbtProject, Materialization, Model, ModelConfig, Seed, SourceTable};
 pub use render::{Compiled, RenderContext, compile};
 pub use run::{
-    NodeResult, Status, TestResult, TestStatus, register_views, run, test, write_compiled,
+    NodeResult, Status, TestResult, TestStatus, load_seed, register_views, run, test,
+    write_compiled,
 };
 pub use schema_tests::{SchemaTest, Severity, schema_tests};
 pub use select::select;
@@ -47,7 +48,8 @@ pub fn compile_project(project: &DbtProject, ctx: &RenderContext) -> Result<Vec<
         compiled = render_all(&ephemeral)?;
     }
     compiled.retain(|m| m.config.enabled);
-    let order = build_order(&compiled)?;
+    let seeds: BTreeSet<String> = project.seeds.iter().map(|s| s.name.clone()).collect();
+    let order = build_order(&compiled, &seeds)?;
     let ordered: Vec<Compiled> = order.into_iter().map(|i| compiled[i].clone()).collect();
     Ok(inline_ephemeral(ordered))
 }

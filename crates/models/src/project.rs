@@ -21,6 +21,14 @@ struct ProjectFile {
     model_paths: Vec<String>,
     #[serde(default = "default_macro_paths", rename = "macro-paths")]
     macro_paths: Vec<String>,
+    #[serde(
+        default = "default_seed_paths",
+        rename = "seed-paths",
+        alias = "data-paths"
+    )]
+    seed_paths: Vec<String>,
+    #[serde(default)]
+    seeds: Value,
     #[serde(default)]
     vars: BTreeMap<String, Value>,
     #[serde(default)]
@@ -29,6 +37,10 @@ struct ProjectFile {
 
 fn default_model_paths() -> Vec<String> {
     vec!["models".to_string()]
+}
+
+fn default_seed_paths() -> Vec<String> {
+    vec!["seeds".to_string()]
 }
 
 fn default_macro_paths() -> Vec<String> {
@@ -148,6 +160,17 @@ pub struct Model {
     pub config: ModelConfig,
 }
 
+/// A CSV seed: `seeds/<name>.csv` loaded as lake table `<name>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seed {
+    /// Seed (and table) name.
+    pub name: String,
+    /// The CSV file.
+    pub path: PathBuf,
+    /// `+column_types` overrides: column to SQL type.
+    pub column_types: BTreeMap<String, String>,
+}
+
 /// A declared source table: `source('<source>', '<table>')` reads lake table `identifier`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceTable {
@@ -176,6 +199,8 @@ pub struct DbtProject {
     pub macros: String,
     /// Every schema file under the model paths, parsed.
     pub schema_files: Vec<(PathBuf, Value)>,
+    /// CSV seeds, sorted by name.
+    pub seeds: Vec<Seed>,
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -343,7 +368,43 @@ impl DbtProject {
             macros.push_str(&read(&path)?);
             macros.push('\n');
         }
+        let mut seed_files = Vec::new();
+        for seed_path in &project.seed_paths {
+            files_with_extension(&dir.join(seed_path), &["csv"], &mut seed_files);
+        }
+        let mut seeds: Vec<Seed> = seed_files
+            .into_iter()
+            .map(|path| {
+                let name = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let settings = project
+                    .seeds
+                    .get(project.name.as_str())
+                    .and_then(|p| p.get(name.as_str()));
+                let column_types = settings
+                    .and_then(|s| s.get("+column_types").or_else(|| s.get("column_types")))
+                    .and_then(Value::as_mapping)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| {
+                                Some((k.as_str()?.to_string(), v.as_str()?.to_string()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Seed {
+                    name,
+                    path,
+                    column_types,
+                }
+            })
+            .collect();
+        seeds.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(DbtProject {
+            seeds,
             dir: dir.to_path_buf(),
             name: project.name,
             vars: project.vars,

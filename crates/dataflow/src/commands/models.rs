@@ -25,9 +25,57 @@ fn parse_vars(text: Option<&str>) -> anyhow::Result<BTreeMap<String, serde_yaml_
     }
 }
 
-/// Runs the command.
+/// Runs the command; `build` is `seed`, `run` and `test` in turn, stopping at the first failure.
 pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow::Result<()> {
+    if args.action == ModelsAction::Build {
+        for action in [ModelsAction::Seed, ModelsAction::Run, ModelsAction::Test] {
+            println!("\n== dataflow models {} ==", action.name());
+            run_one(project, &args, action, run_id).await?;
+        }
+        return Ok(());
+    }
+    run_one(project, &args, args.action, run_id).await
+}
+
+async fn seed(project: &Project, dbt: &DbtProject, args: &ModelsArgs) -> anyhow::Result<()> {
+    let lake = super::open_lake(project)?;
+    let ctx = new_session(&lake).await.context("opening the lake")?;
+    let seeds: Vec<_> = dbt
+        .seeds
+        .iter()
+        .filter(|s| {
+            args.select.is_empty()
+                || args
+                    .select
+                    .iter()
+                    .any(|sel| sel.split_whitespace().any(|w| w == s.name))
+        })
+        .collect();
+    let total = seeds.len();
+    for (position, seed) in seeds.iter().enumerate() {
+        let started = std::time::Instant::now();
+        let rows = dataflow_models::load_seed(&ctx, &lake, seed).await?;
+        println!(
+            "{:>3} of {total} OK    seed {} [{:.2}s] ({rows} rows)",
+            position + 1,
+            seed.name,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    println!("Done. PASS={total} TOTAL={total}");
+    Ok(())
+}
+
+async fn run_one(
+    project: &Project,
+    args: &ModelsArgs,
+    action: ModelsAction,
+    run_id: &RunId,
+) -> anyhow::Result<()> {
     let dbt = DbtProject::load(&project.dir)?;
+    if action == ModelsAction::Seed {
+        return seed(project, &dbt, args).await;
+    }
     let lake = super::open_lake(project)?;
     let context = RenderContext {
         vars: parse_vars(args.vars.as_deref())?,
@@ -46,7 +94,7 @@ pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow:
         .collect();
     let target = project.dir.join("target");
     write_compiled(&target, &dbt.dir, &dbt.name, &models)?;
-    match args.action {
+    match action {
         ModelsAction::Compile => {
             for model in &models {
                 println!(
@@ -122,6 +170,7 @@ pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow:
             }
             Ok(())
         }
+        ModelsAction::Seed | ModelsAction::Build => Ok(()),
         ModelsAction::Run => {
             let ctx = new_session(&lake).await.context("opening the lake")?;
             dataflow_models::register_views(&ctx, &context_views).await?;

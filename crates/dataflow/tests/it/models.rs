@@ -509,3 +509,53 @@ fn incremental_models_append_or_merge_and_ephemeral_models_inline() {
         (Some(6), Some(1))
     );
 }
+
+#[test]
+fn seeds_load_with_inferred_and_declared_types_and_build_runs_everything() {
+    let project = shop();
+    let dbt = std::fs::read_to_string(project.path().join("dbt_project.yml")).unwrap();
+    write(
+        &project,
+        "dbt_project.yml",
+        &format!(
+            "{dbt}seeds:\n  shop:\n    regions:\n      +column_types:\n        code: varchar\n"
+        ),
+    );
+    write(
+        &project,
+        "seeds/regions.csv",
+        "code,name,since\n01,North,2020-01-01\n02,South,2021-06-30\n",
+    );
+    write(
+        &project,
+        "models/marts/region_names.sql",
+        "{{ config(materialized='table') }}\nselect code, upper(name) as name, since from {{ ref('regions') }}\n",
+    );
+    let out = project.cmd().args(["models", "build"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("1 of 1 OK    seed regions"), "{text}");
+    assert!(text.contains("OK    table model region_names"), "{text}");
+    assert!(text.contains("== dataflow models test =="), "{text}");
+    let rows = project.query(
+        "select code, name, cast(since as varchar) as since from region_names order by code",
+    );
+    // `code` kept its leading zero because column_types made it text.
+    assert_eq!(rows[0]["code"], "01");
+    assert_eq!(rows[1]["name"], "SOUTH");
+    assert_eq!(rows[1]["since"], "2021-06-30");
+
+    write(
+        &project,
+        "dbt_project.yml",
+        &format!(
+            "{dbt}seeds:\n  shop:\n    regions:\n      +column_types:\n        cod: varchar\n"
+        ),
+    );
+    project
+        .cmd()
+        .args(["models", "seed"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("regions.csv"))
+        .stderr(predicate::str::contains("`cod`"));
+}
