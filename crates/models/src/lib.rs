@@ -24,7 +24,7 @@ pub use run::{
     NodeResult, Status, TestResult, TestStatus, load_seed, register_views, run, test,
     write_compiled,
 };
-pub use schema_tests::{SchemaTest, Severity, schema_tests};
+pub use schema_tests::{SchemaTest, Severity, schema_tests, singular_tests};
 pub use select::select;
 
 /// Renders every enabled model and returns them in build order, ephemeral models inlined as

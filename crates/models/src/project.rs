@@ -29,6 +29,8 @@ struct ProjectFile {
     seed_paths: Vec<String>,
     #[serde(default)]
     seeds: Value,
+    #[serde(default = "default_test_paths", rename = "test-paths")]
+    test_paths: Vec<String>,
     #[serde(default)]
     vars: BTreeMap<String, Value>,
     #[serde(default)]
@@ -37,6 +39,10 @@ struct ProjectFile {
 
 fn default_model_paths() -> Vec<String> {
     vec!["models".to_string()]
+}
+
+fn default_test_paths() -> Vec<String> {
+    vec!["tests".to_string()]
 }
 
 fn default_seed_paths() -> Vec<String> {
@@ -96,6 +102,8 @@ pub struct ModelConfig {
     pub enabled: bool,
     /// Columns identifying a row of an incremental model (merge instead of append).
     pub unique_key: Vec<String>,
+    /// For tests: `error` (default) or `warn`.
+    pub severity: String,
 }
 
 impl Default for ModelConfig {
@@ -105,6 +113,7 @@ impl Default for ModelConfig {
             tags: Vec::new(),
             enabled: true,
             unique_key: Vec::new(),
+            severity: "error".to_string(),
         }
     }
 }
@@ -125,6 +134,11 @@ impl ModelConfig {
                     .extend(tags.iter().filter_map(|t| t.as_str().map(str::to_string))),
                 _ => {}
             },
+            "severity" => {
+                if let Some(text) = value.as_str() {
+                    self.severity = text.to_ascii_lowercase();
+                }
+            }
             "unique_key" => match value {
                 Value::String(key) => self.unique_key = vec![key.clone()],
                 Value::Sequence(keys) => {
@@ -201,6 +215,8 @@ pub struct DbtProject {
     pub schema_files: Vec<(PathBuf, Value)>,
     /// CSV seeds, sorted by name.
     pub seeds: Vec<Seed>,
+    /// Singular tests (`tests/**/*.sql` outside `tests/generic`): queries returning failing rows.
+    pub singular_tests: Vec<Model>,
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -403,7 +419,29 @@ impl DbtProject {
             })
             .collect();
         seeds.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut test_files = Vec::new();
+        for test_path in &project.test_paths {
+            files_with_extension(&dir.join(test_path), &["sql"], &mut test_files);
+        }
+        test_files.retain(|p| !p.components().any(|c| c.as_os_str() == "generic"));
+        test_files.sort();
+        let mut singular_tests = Vec::new();
+        for path in test_files {
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            singular_tests.push(Model {
+                fqn: vec![project.name.clone(), name.clone()],
+                raw_sql: read(&path)?,
+                config: ModelConfig::default(),
+                name,
+                path,
+            });
+        }
         Ok(DbtProject {
+            singular_tests,
             seeds,
             dir: dir.to_path_buf(),
             name: project.name,

@@ -89,16 +89,39 @@ fn severity_of(config: Option<&Value>) -> Severity {
     }
 }
 
+/// Reads a test's argument, from the test mapping or its `arguments:` block (dbt 1.10+).
+fn argument<'a>(args: Option<&'a Value>, key: &str) -> Option<&'a Value> {
+    let args = args?;
+    args.get(key)
+        .or_else(|| args.get("arguments").and_then(|a| a.get(key)))
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
 fn build(
     project: &DbtProject,
     file: &Path,
     model: &str,
-    column: &str,
+    column: Option<&str>,
     test: &Value,
 ) -> Result<SchemaTest> {
+    let place = match column {
+        Some(c) => format!("model `{model}`, column `{c}`"),
+        None => format!("model `{model}`"),
+    };
     let invalid = |message: String| Error::Project {
         path: file.to_path_buf(),
-        message: format!("model `{model}`, column `{column}`: {message}"),
+        message: format!("{place}: {message}"),
     };
     let (kind, args) = match test {
         Value::String(kind) => (kind.clone(), None),
@@ -111,83 +134,180 @@ fn build(
         other => return Err(invalid(format!("cannot read test {other:?}"))),
     };
     let kind = kind.trim_start_matches("dbt_utils.").to_string();
+    let need =
+        |key: &str| argument(args, key).ok_or_else(|| invalid(format!("`{kind}` needs `{key}`")));
+    let col = || column.ok_or_else(|| invalid(format!("`{kind}` is a column test")));
+    // `where` (in the test or its config) narrows the model under test, as in dbt.
+    let filter = args
+        .and_then(|a| {
+            a.get("config")
+                .and_then(|c| c.get("where"))
+                .or_else(|| a.get("where"))
+        })
+        .map(text);
+    let relation = match &filter {
+        Some(condition) => format!("(select * from {model} where {condition}) as dbt_subquery"),
+        None => model.to_string(),
+    };
+    let column_part = column.map(|c| format!("_{c}")).unwrap_or_default();
+    let base_name = format!("{kind}_{model}{column_part}");
     let (name, sql) = match kind.as_str() {
         "not_null" => (
-            format!("not_null_{model}_{column}"),
-            format!("select * from {model} where {column} is null"),
+            base_name,
+            format!("select * from {relation} where {} is null", col()?),
         ),
-        "unique" => (
-            format!("unique_{model}_{column}"),
-            format!(
-                "select {column} as unique_field, count(*) as n_records from {model} \
-                 where {column} is not null group by {column} having count(*) > 1"
-            ),
-        ),
+        "unique" => {
+            let c = col()?;
+            (
+                base_name,
+                format!(
+                    "select {c} as unique_field, count(*) as n_records from {relation} \
+                     where {c} is not null group by {c} having count(*) > 1"
+                ),
+            )
+        }
         "accepted_values" => {
-            let values = args
-                .and_then(|a| a.get("values"))
-                .and_then(Value::as_sequence)
+            let c = col()?;
+            let values = need("values")?
+                .as_sequence()
                 .ok_or_else(|| invalid("accepted_values needs `values: [...]`".into()))?;
-            let quote = args
-                .and_then(|a| a.get("quote"))
+            let quote = argument(args, "quote")
                 .and_then(Value::as_bool)
                 .unwrap_or(true);
             let list: Vec<String> = values
                 .iter()
-                .map(|v| {
-                    if quote {
-                        quote_literal(v)
-                    } else {
-                        v.as_str().map_or_else(|| quote_literal(v), str::to_string)
-                    }
-                })
+                .map(|v| if quote { quote_literal(v) } else { text(v) })
                 .collect();
-            let suffix: Vec<String> = values
-                .iter()
-                .map(|v| quote_literal(v).trim_matches('\'').to_string())
-                .collect();
+            let suffix: Vec<String> = values.iter().map(text).collect();
             (
-                format!("accepted_values_{model}_{column}__{}", suffix.join("__")),
+                format!("{base_name}__{}", suffix.join("__")),
                 format!(
-                    "select value_field, n_records from (select {column} as value_field, count(*) as n_records \
-                     from {model} group by {column}) as counts where value_field not in ({})",
+                    "select value_field, n_records from (select {c} as value_field, count(*) as n_records \
+                     from {relation} group by {c}) as counts where value_field not in ({})",
                     list.join(", ")
                 ),
             )
         }
-        "relationships" => {
-            let to = args
-                .and_then(|a| a.get("to"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| invalid("relationships needs `to: ref('model')`".into()))?;
-            let field = args
-                .and_then(|a| a.get("field"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| invalid("relationships needs `field: column`".into()))?;
-            let parent = resolve_relation(project, to).ok_or_else(|| {
+        "relationships" | "relationships_where" => {
+            let c = col()?;
+            let to = text(need("to")?);
+            let field = text(need("field")?);
+            let parent = resolve_relation(project, &to).ok_or_else(|| {
                 invalid(format!(
                     "cannot resolve `to: {to}`; use ref('model') or source('name', 'table')"
                 ))
             })?;
+            let from_condition = argument(args, "from_condition").map_or("1=1".to_string(), text);
+            let to_condition = argument(args, "to_condition").map_or("1=1".to_string(), text);
             (
-                format!("relationships_{model}_{column}__{field}__{parent}"),
+                format!("{base_name}__{field}__{parent}"),
                 format!(
-                    "select child.{column} as from_field from {model} as child \
-                     left join {parent} as parent on child.{column} = parent.{field} \
-                     where child.{column} is not null and parent.{field} is null"
+                    "select child.{c} as from_field from (select * from {relation} where {from_condition}) as child \
+                     left join (select * from {parent} where {to_condition}) as parent on child.{c} = parent.{field} \
+                     where child.{c} is not null and parent.{field} is null"
+                ),
+            )
+        }
+        "accepted_range" => {
+            let c = col()?;
+            let inclusive = argument(args, "inclusive")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let (ge, le) = if inclusive { (">=", "<=") } else { (">", "<") };
+            let mut checks = Vec::new();
+            if let Some(min) = argument(args, "min_value") {
+                checks.push(format!("{c} {ge} {}", text(min)));
+            }
+            if let Some(max) = argument(args, "max_value") {
+                checks.push(format!("{c} {le} {}", text(max)));
+            }
+            if checks.is_empty() {
+                return Err(invalid(
+                    "accepted_range needs `min_value` or `max_value`".into(),
+                ));
+            }
+            (
+                base_name,
+                format!(
+                    "select * from {relation} where not ({})",
+                    checks.join(" and ")
+                ),
+            )
+        }
+        "expression_is_true" => {
+            let expression = text(need("expression")?);
+            let predicate = match column {
+                Some(c) => format!("{c} {expression}"),
+                None => expression,
+            };
+            (
+                base_name,
+                format!("select * from {relation} where not ({predicate})"),
+            )
+        }
+        "not_null_proportion" => {
+            let c = col()?;
+            let at_least = argument(args, "at_least").map_or("0".to_string(), text);
+            let at_most = argument(args, "at_most").map_or("1".to_string(), text);
+            (
+                base_name,
+                format!(
+                    "select proportion from (select cast(count({c}) as double) / nullif(count(*), 0) as proportion \
+                     from {relation}) as p where proportion < {at_least} or proportion > {at_most}"
+                ),
+            )
+        }
+        "unique_combination_of_columns" => {
+            let columns: Vec<String> = need("combination_of_columns")?
+                .as_sequence()
+                .ok_or_else(|| invalid("combination_of_columns must be a list".into()))?
+                .iter()
+                .map(text)
+                .collect();
+            let list = columns.join(", ");
+            (
+                format!("{base_name}__{}", columns.join("__")),
+                format!(
+                    "select {list}, count(*) as n_records from {relation} group by {list} having count(*) > 1"
+                ),
+            )
+        }
+        "recency" => {
+            let field = text(need("field")?);
+            let datepart = text(need("datepart")?);
+            let interval = text(need("interval")?);
+            (
+                base_name,
+                format!(
+                    "select most_recent from (select max({field}) as most_recent from {relation}) as r \
+                     where most_recent is null or most_recent < current_timestamp - interval '{interval} {datepart}'"
+                ),
+            )
+        }
+        "equal_rowcount" => {
+            let compare = text(need("compare_model")?);
+            let other = resolve_relation(project, &compare)
+                .ok_or_else(|| invalid(format!("cannot resolve `compare_model: {compare}`")))?;
+            (
+                format!("{base_name}__{other}"),
+                format!(
+                    "select a, b from (select (select count(*) from {relation}) as a, \
+                     (select count(*) from {other}) as b) as counts where a <> b"
                 ),
             )
         }
         other => {
             return Err(invalid(format!(
-                "unknown test `{other}`; supported: unique, not_null, accepted_values, relationships"
+                "unknown test `{other}`; supported: unique, not_null, accepted_values, relationships, \
+                 and dbt_utils' accepted_range, expression_is_true, not_null_proportion, \
+                 unique_combination_of_columns, recency, equal_rowcount, relationships_where"
             )));
         }
     };
     Ok(SchemaTest {
         name,
         model: model.to_string(),
-        column: column.to_string(),
+        column: column.unwrap_or_default().to_string(),
         file: file.to_path_buf(),
         sql,
         severity: severity_of(args),
@@ -211,6 +331,15 @@ pub fn schema_tests(project: &DbtProject) -> Result<Vec<SchemaTest>> {
                     message: format!("documents model `{model_name}`, which does not exist"),
                 });
             }
+            let model_tests = model
+                .get("data_tests")
+                .or_else(|| model.get("tests"))
+                .and_then(Value::as_sequence)
+                .cloned()
+                .unwrap_or_default();
+            for test in &model_tests {
+                tests.push(build(project, file, model_name, None, test)?);
+            }
             let columns = model
                 .get("columns")
                 .and_then(Value::as_sequence)
@@ -227,10 +356,46 @@ pub fn schema_tests(project: &DbtProject) -> Result<Vec<SchemaTest>> {
                     .cloned()
                     .unwrap_or_default();
                 for test in &declared {
-                    tests.push(build(project, file, model_name, column_name, test)?);
+                    tests.push(build(project, file, model_name, Some(column_name), test)?);
                 }
             }
         }
+    }
+    // Two tests may render the same name; keep names unique as dbt does.
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for test in &mut tests {
+        let count = seen.entry(test.name.clone()).or_default();
+        *count += 1;
+        if *count > 1 {
+            test.name = format!("{}_{count}", test.name);
+        }
+    }
+    Ok(tests)
+}
+
+/// Renders the project's singular tests: each file is a query whose rows are failures.
+pub fn singular_tests(
+    project: &DbtProject,
+    ctx: &crate::render::RenderContext,
+) -> Result<Vec<(SchemaTest, Vec<String>)>> {
+    let mut tests = Vec::new();
+    for file in &project.singular_tests {
+        let compiled = crate::render::compile(project, file, ctx, &Default::default())?;
+        tests.push((
+            SchemaTest {
+                name: file.name.clone(),
+                model: compiled.refs.first().cloned().unwrap_or_default(),
+                column: String::new(),
+                file: file.path.clone(),
+                sql: compiled.sql,
+                severity: if compiled.config.severity == "warn" {
+                    Severity::Warn
+                } else {
+                    Severity::Error
+                },
+            },
+            compiled.refs,
+        ));
     }
     Ok(tests)
 }

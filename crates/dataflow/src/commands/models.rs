@@ -111,10 +111,17 @@ async fn run_one(
             Ok(())
         }
         ModelsAction::Test => {
-            let tests: Vec<_> = dataflow_models::schema_tests(&dbt)?
+            let selected = |name: &str| models.iter().any(|m| m.name == name);
+            let mut tests: Vec<_> = dataflow_models::schema_tests(&dbt)?
                 .into_iter()
-                .filter(|t| models.iter().any(|m| m.name == t.model))
+                .filter(|t| selected(&t.model))
                 .collect();
+            // Singular tests run when any model they read is selected (all, without --select).
+            for (test, refs) in dataflow_models::singular_tests(&dbt, &context)? {
+                if args.select.is_empty() || refs.iter().any(|r| selected(r)) {
+                    tests.push(test);
+                }
+            }
             let ctx = new_session(&lake).await.context("opening the lake")?;
             dataflow_models::register_views(&ctx, &all_models).await?;
             let total = tests.len();

@@ -559,3 +559,85 @@ fn seeds_load_with_inferred_and_declared_types_and_build_runs_everything() {
         .stderr(predicate::str::contains("regions.csv"))
         .stderr(predicate::str::contains("`cod`"));
 }
+
+#[test]
+fn dbt_utils_tests_singular_tests_and_where() {
+    let project = shop();
+    write(
+        &project,
+        "models/staging/schema.yml",
+        "version: 2
+models:
+  - name: stg_orders
+    data_tests:
+      - dbt_utils.unique_combination_of_columns:
+          combination_of_columns: [id, customer]
+      - dbt_utils.expression_is_true:
+          expression: \"amount >= 0\"
+      - dbt_utils.equal_rowcount:
+          compare_model: ref('stg_orders')
+      - dbt_utils.recency:
+          datepart: day
+          field: cast('2000-01-01' as timestamp)
+          interval: 1
+          config: {severity: warn}
+    columns:
+      - name: amount
+        tests:
+          - dbt_utils.accepted_range:
+              min_value: 3
+              max_value: 100
+          - dbt_utils.accepted_range:
+              min_value: 3
+              config: {where: \"customer = 'ann' and id = 1\"}
+          - dbt_utils.not_null_proportion:
+              at_least: 0.9
+      - name: customer
+        tests:
+          - dbt_utils.relationships_where:
+              to: source('raw', 'orders')
+              field: customer
+              from_condition: \"id < 3\"
+",
+    );
+    write(
+        &project,
+        "tests/no_huge_orders.sql",
+        "select * from {{ ref('stg_orders') }} where amount > 10\n",
+    );
+    write(
+        &project,
+        "tests/generic/ignored.sql",
+        "{% test my_test(model) %}select 1{% endtest %}\n",
+    );
+    project.cmd().args(["models", "run"]).assert().success();
+    let out = project.cmd().args(["models", "test"]).assert().code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let status = |name: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+            .split_whitespace()
+            .nth(3)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        status("unique_combination_of_columns_stg_orders__id__customer"),
+        "PASS"
+    );
+    assert_eq!(status("expression_is_true_stg_orders"), "PASS");
+    assert_eq!(status("equal_rowcount_stg_orders__stg_orders"), "PASS");
+    assert_eq!(status("recency_stg_orders"), "WARN");
+    // 2.25 is below 3; the `where` variant only sees ann's 10.50.
+    assert_eq!(status("accepted_range_stg_orders_amount"), "FAIL");
+    assert_eq!(status("accepted_range_stg_orders_amount_2"), "PASS");
+    assert_eq!(status("not_null_proportion_stg_orders_amount"), "PASS");
+    assert_eq!(
+        status("relationships_where_stg_orders_customer__customer__raw_orders"),
+        "PASS"
+    );
+    // The singular test: ann's 10.50 is over 10.
+    assert_eq!(status("no_huge_orders"), "FAIL");
+    assert!(text.contains("PASS=6 WARN=1 ERROR=2 TOTAL=9"), "{text}");
+}
