@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+pub mod artifacts;
 pub mod error;
 pub mod graph;
 pub mod macros;

@@ -10,6 +10,8 @@ use dataflow_models::{
     DbtProject, Materialization, RenderContext, Status, TestStatus, compile_project, write_compiled,
 };
 
+use dataflow_models::artifacts::{self, ResultEntry};
+
 use crate::cli::{ModelsAction, ModelsArgs};
 use crate::exit::JobFailed;
 
@@ -94,6 +96,9 @@ async fn run_one(
         .collect();
     let target = project.dir.join("target");
     write_compiled(&target, &dbt.dir, &dbt.name, &models)?;
+    let generated_at = context.run_started_at.clone();
+    artifacts::write_manifest(&target, &dbt, &all_models, run_id.as_str(), &generated_at)?;
+    let started = std::time::Instant::now();
     match action {
         ModelsAction::Compile => {
             for model in &models {
@@ -147,6 +152,31 @@ async fn run_one(
                 );
             })
             .await;
+            let entries: Vec<ResultEntry> = results
+                .iter()
+                .map(|r| {
+                    let (status, failures, message) = match &r.status {
+                        TestStatus::Pass => ("pass", Some(0), None),
+                        TestStatus::Fail(n) => ("fail", Some(*n), None),
+                        TestStatus::Warn(n) => ("warn", Some(*n), None),
+                        TestStatus::Error(m) => ("error", None, Some(m.clone())),
+                    };
+                    ResultEntry {
+                        unique_id: format!("test.{}.{}", dbt.name, r.name),
+                        status: status.to_string(),
+                        seconds: r.seconds,
+                        message,
+                        failures,
+                    }
+                })
+                .collect();
+            artifacts::write_run_results(
+                &target,
+                &entries,
+                run_id.as_str(),
+                &generated_at,
+                started.elapsed().as_secs_f64(),
+            )?;
             let count =
                 |f: fn(&TestStatus) -> bool| results.iter().filter(|r| f(&r.status)).count();
             let failed = count(|s| matches!(s, TestStatus::Fail(_) | TestStatus::Error(_)));
@@ -187,7 +217,6 @@ async fn run_one(
                 .filter(|m| m.materialization != Materialization::Ephemeral)
                 .collect();
             let total = models.len();
-            let started = std::time::Instant::now();
             let results = dataflow_models::run(
                 &ctx,
                 &lake,
@@ -218,6 +247,30 @@ async fn run_one(
                 },
             )
             .await;
+            let entries: Vec<ResultEntry> = results
+                .iter()
+                .map(|r| {
+                    let (status, message) = match &r.status {
+                        Status::Success => ("success", r.rows.map(|n| format!("{n} rows"))),
+                        Status::Error(m) => ("error", Some(m.clone())),
+                        Status::Skipped => ("skipped", None),
+                    };
+                    ResultEntry {
+                        unique_id: artifacts::model_id(&dbt, &r.name),
+                        status: status.to_string(),
+                        seconds: r.seconds,
+                        message,
+                        failures: None,
+                    }
+                })
+                .collect();
+            artifacts::write_run_results(
+                &target,
+                &entries,
+                run_id.as_str(),
+                &generated_at,
+                started.elapsed().as_secs_f64(),
+            )?;
             let failed = results
                 .iter()
                 .filter(|r| matches!(r.status, Status::Error(_)))

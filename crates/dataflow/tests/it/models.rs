@@ -641,3 +641,83 @@ models:
     assert_eq!(status("no_huge_orders"), "FAIL");
     assert!(text.contains("PASS=6 WARN=1 ERROR=2 TOTAL=9"), "{text}");
 }
+
+#[test]
+fn manifest_and_run_results_describe_the_run() {
+    let project = shop();
+    write(
+        &project,
+        "models/staging/schema.yml",
+        "version: 2\nmodels:\n  - name: stg_orders\n    description: Orders, cleaned.\n    columns:\n      - name: id\n        description: Order id.\n        tests: [unique]\n",
+    );
+    project.cmd().args(["models", "run"]).assert().success();
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(project.path().join("target").join(name)).unwrap(),
+        )
+        .unwrap()
+    };
+    let manifest = read("manifest.json");
+    assert_eq!(
+        manifest["metadata"]["dbt_schema_version"],
+        "https://schemas.getdbt.com/dbt/manifest/v12.json"
+    );
+    let mart = &manifest["nodes"]["model.shop.customer_totals"];
+    assert_eq!(mart["config"]["materialized"], "table");
+    assert_eq!(mart["depends_on"]["nodes"][0], "model.shop.stg_orders");
+    assert!(
+        mart["compiled_code"]
+            .as_str()
+            .unwrap()
+            .contains("cast(amount * 100 as bigint)")
+    );
+    assert_eq!(
+        mart["fqn"],
+        serde_json::json!(["shop", "marts", "customer_totals"])
+    );
+    let staging = &manifest["nodes"]["model.shop.stg_orders"];
+    assert_eq!(staging["description"], "Orders, cleaned.");
+    assert_eq!(staging["columns"]["id"]["description"], "Order id.");
+    assert_eq!(staging["depends_on"]["nodes"][0], "source.shop.raw.orders");
+    assert_eq!(
+        manifest["child_map"]["model.shop.stg_orders"][0],
+        "model.shop.customer_totals"
+    );
+    assert_eq!(
+        manifest["parent_map"]["model.shop.stg_orders"][0],
+        "source.shop.raw.orders"
+    );
+
+    let results = read("run_results.json");
+    assert_eq!(
+        results["metadata"]["dbt_schema_version"],
+        "https://schemas.getdbt.com/dbt/run-results/v6.json"
+    );
+    let statuses: Vec<(&str, &str)> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("model.shop.stg_orders", "success"),
+            ("model.shop.customer_totals", "success")
+        ]
+    );
+
+    project.cmd().args(["models", "test"]).assert().success();
+    let results = read("run_results.json");
+    assert_eq!(
+        results["results"][0]["unique_id"],
+        "test.shop.unique_stg_orders_id"
+    );
+    assert_eq!(results["results"][0]["status"], "pass");
+    assert_eq!(results["results"][0]["failures"], 0);
+}

@@ -1,0 +1,247 @@
+//! dbt's artifacts in `target/`: `manifest.json` (schema v12 key fields) and `run_results.json`
+//! (schema v6), so tools built for dbt (lineage, CI, orchestrators) can read what ran.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::project::DbtProject;
+use crate::render::Compiled;
+
+/// One executed node for `run_results.json`.
+#[derive(Debug, Clone)]
+pub struct ResultEntry {
+    /// The node's `unique_id`.
+    pub unique_id: String,
+    /// dbt's status word: success, error, skipped, pass, fail, warn.
+    pub status: String,
+    /// Wall time.
+    pub seconds: f64,
+    /// Message (error text, row count).
+    pub message: Option<String>,
+    /// Failing rows, for tests.
+    pub failures: Option<u64>,
+}
+
+/// The `unique_id` of a model.
+pub fn model_id(project: &DbtProject, name: &str) -> String {
+    format!("model.{}.{name}", project.name)
+}
+
+fn source_id(project: &DbtProject, source: &str, table: &str) -> String {
+    format!("source.{}.{source}.{table}", project.name)
+}
+
+fn seed_id(project: &DbtProject, name: &str) -> String {
+    format!("seed.{}.{name}", project.name)
+}
+
+fn relative(project: &DbtProject, path: &Path) -> String {
+    path.strip_prefix(&project.dir)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Descriptions and columns documented for each model in schema files.
+fn documentation(project: &DbtProject) -> BTreeMap<String, (String, Value)> {
+    let mut docs = BTreeMap::new();
+    for (_, schema) in &project.schema_files {
+        let Some(models) = schema
+            .get("models")
+            .and_then(serde_yaml_ng::Value::as_sequence)
+        else {
+            continue;
+        };
+        for model in models {
+            let Some(name) = model.get("name").and_then(serde_yaml_ng::Value::as_str) else {
+                continue;
+            };
+            let description = model
+                .get("description")
+                .and_then(serde_yaml_ng::Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let mut columns = serde_json::Map::new();
+            for column in model
+                .get("columns")
+                .and_then(serde_yaml_ng::Value::as_sequence)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(column_name) = column.get("name").and_then(serde_yaml_ng::Value::as_str)
+                {
+                    let text = column
+                        .get("description")
+                        .and_then(serde_yaml_ng::Value::as_str)
+                        .unwrap_or_default();
+                    columns.insert(
+                        column_name.to_string(),
+                        json!({ "name": column_name, "description": text }),
+                    );
+                }
+            }
+            docs.insert(name.to_string(), (description, Value::Object(columns)));
+        }
+    }
+    docs
+}
+
+/// Writes `target/manifest.json` for the compiled models.
+pub fn write_manifest(
+    target: &Path,
+    project: &DbtProject,
+    models: &[Compiled],
+    invocation_id: &str,
+    generated_at: &str,
+) -> Result<()> {
+    let docs = documentation(project);
+    let seed_names: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
+    let mut nodes = serde_json::Map::new();
+    let mut parent_map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut child_map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for seed in &project.seeds {
+        let id = seed_id(project, &seed.name);
+        nodes.insert(
+            id.clone(),
+            json!({
+                "unique_id": id, "name": seed.name, "resource_type": "seed", "package_name": project.name,
+                "path": relative(project, &seed.path), "original_file_path": relative(project, &seed.path),
+                "fqn": [project.name, seed.name], "config": { "column_types": seed.column_types },
+                "depends_on": { "nodes": [], "macros": [] },
+            }),
+        );
+        parent_map.entry(id.clone()).or_default();
+        child_map.entry(id).or_default();
+    }
+    let raw: BTreeMap<&str, &str> = project
+        .models
+        .iter()
+        .map(|m| (m.name.as_str(), m.raw_sql.as_str()))
+        .collect();
+    for model in models {
+        let id = model_id(project, &model.name);
+        let mut depends: Vec<String> = model
+            .refs
+            .iter()
+            .map(|r| {
+                if seed_names.contains(&r.as_str()) {
+                    seed_id(project, r)
+                } else {
+                    model_id(project, r)
+                }
+            })
+            .collect();
+        for identifier in &model.sources {
+            if let Some(source) = project.sources.iter().find(|s| &s.identifier == identifier) {
+                depends.push(source_id(project, &source.source, &source.table));
+            }
+        }
+        depends.sort();
+        depends.dedup();
+        let (description, columns) = docs.get(&model.name).cloned().unwrap_or_default();
+        let fqn: Vec<String> = project
+            .models
+            .iter()
+            .find(|m| m.name == model.name)
+            .map(|m| m.fqn.clone())
+            .unwrap_or_default();
+        nodes.insert(
+            id.clone(),
+            json!({
+                "unique_id": id, "name": model.name, "resource_type": "model", "package_name": project.name,
+                "path": relative(project, &model.path), "original_file_path": relative(project, &model.path),
+                "fqn": fqn, "description": description, "columns": columns,
+                "config": {
+                    "materialized": model.config.materialized, "tags": model.config.tags,
+                    "enabled": model.config.enabled, "unique_key": model.config.unique_key,
+                },
+                "tags": model.config.tags, "language": "sql",
+                "depends_on": { "nodes": depends, "macros": [] },
+                "raw_code": raw.get(model.name.as_str()).copied().unwrap_or_default(),
+                "compiled_code": model.sql, "relation_name": model.name,
+            }),
+        );
+        for parent in &depends {
+            child_map
+                .entry(parent.clone())
+                .or_default()
+                .push(id.clone());
+        }
+        child_map.entry(id.clone()).or_default();
+        parent_map.insert(id, depends);
+    }
+    let mut sources = serde_json::Map::new();
+    for source in &project.sources {
+        let id = source_id(project, &source.source, &source.table);
+        sources.insert(
+            id.clone(),
+            json!({
+                "unique_id": id, "name": source.table, "source_name": source.source,
+                "resource_type": "source", "package_name": project.name,
+                "identifier": source.identifier, "relation_name": source.identifier,
+                "fqn": [project.name, source.source, source.table],
+            }),
+        );
+        parent_map.entry(id.clone()).or_default();
+        child_map.entry(id).or_default();
+    }
+    let manifest = json!({
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
+            "dbt_version": "dataflow", "generated_at": generated_at, "invocation_id": invocation_id,
+            "adapter_type": "datafusion", "project_name": project.name,
+        },
+        "nodes": nodes, "sources": sources, "macros": {}, "exposures": {}, "metrics": {},
+        "parent_map": parent_map, "child_map": child_map,
+    });
+    write_json(&target.join("manifest.json"), &manifest)
+}
+
+/// Writes `target/run_results.json`.
+pub fn write_run_results(
+    target: &Path,
+    results: &[ResultEntry],
+    invocation_id: &str,
+    generated_at: &str,
+    elapsed: f64,
+) -> Result<()> {
+    let entries: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            json!({
+                "unique_id": r.unique_id, "status": r.status, "execution_time": r.seconds,
+                "message": r.message, "failures": r.failures, "thread_id": "Thread-1",
+                "adapter_response": {}, "timing": [],
+            })
+        })
+        .collect();
+    let document = json!({
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
+            "dbt_version": "dataflow", "generated_at": generated_at, "invocation_id": invocation_id,
+        },
+        "results": entries, "elapsed_time": elapsed, "args": {},
+    });
+    write_json(&target.join("run_results.json"), &document)
+}
+
+fn write_json(path: &Path, value: &Value) -> Result<()> {
+    let io = |e: std::io::Error| Error::Project {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Project {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    // Write then rename, so readers never see half a file.
+    let temp = path.with_extension("json.partial");
+    std::fs::write(&temp, text).map_err(io)?;
+    std::fs::rename(&temp, path).map_err(io)
+}
