@@ -104,6 +104,21 @@ pub struct ModelConfig {
     pub unique_key: Vec<String>,
     /// For tests: `error` (default) or `warn`.
     pub severity: String,
+    /// dataflow extension: also export the built table as Hive-partitioned Parquet.
+    pub export: Option<ExportConfig>,
+}
+
+/// `config(export={'path': ..., 'partition_by': [...], 'compression': 'snappy'})`: after a table
+/// model is built, its rows are written as Hive-partitioned Parquet files under `path` (relative
+/// to the project directory), replacing the previous export atomically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportConfig {
+    /// Output directory.
+    pub path: String,
+    /// Partition columns, outermost first.
+    pub partition_by: Vec<String>,
+    /// Parquet codec (default snappy).
+    pub compression: String,
 }
 
 impl Default for ModelConfig {
@@ -114,6 +129,7 @@ impl Default for ModelConfig {
             enabled: true,
             unique_key: Vec::new(),
             severity: "error".to_string(),
+            export: None,
         }
     }
 }
@@ -134,6 +150,27 @@ impl ModelConfig {
                     .extend(tags.iter().filter_map(|t| t.as_str().map(str::to_string))),
                 _ => {}
             },
+            "export" => {
+                if let Some(path) = value.get("path").and_then(Value::as_str) {
+                    self.export = Some(ExportConfig {
+                        path: path.to_string(),
+                        partition_by: value
+                            .get("partition_by")
+                            .and_then(Value::as_sequence)
+                            .map(|p| {
+                                p.iter()
+                                    .filter_map(|c| c.as_str().map(str::to_string))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        compression: value
+                            .get("compression")
+                            .and_then(Value::as_str)
+                            .unwrap_or("snappy")
+                            .to_string(),
+                    });
+                }
+            }
             "severity" => {
                 if let Some(text) = value.as_str() {
                     self.severity = text.to_ascii_lowercase();

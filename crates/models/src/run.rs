@@ -61,11 +61,75 @@ pub fn write_compiled(
     Ok(())
 }
 
+/// Writes a built table as Hive-partitioned Parquet under `export.path`: into a fresh sibling
+/// directory first, then swapped in, so readers never see a half-written export.
+async fn export_parquet(
+    ctx: &SessionContext,
+    model: &Compiled,
+    export: &crate::project::ExportConfig,
+    project_dir: &Path,
+) -> Result<()> {
+    let target = project_dir.join(&export.path);
+    let io = |e: std::io::Error| Error::Project {
+        path: target.clone(),
+        message: e.to_string(),
+    };
+    let staging = target.with_file_name(format!(
+        ".{}.partial",
+        target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("export")
+    ));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(io)?;
+    }
+    std::fs::create_dir_all(&staging).map_err(io)?;
+    let partition = if export.partition_by.is_empty() {
+        String::new()
+    } else {
+        format!(" PARTITIONED BY ({})", export.partition_by.join(", "))
+    };
+    let statement = format!(
+        "COPY (SELECT * FROM {}) TO '{}/' STORED AS PARQUET{partition} OPTIONS ('format.compression' '{}')",
+        model.name,
+        staging.display(),
+        export.compression
+    );
+    let sql_error = |e: &dyn std::fmt::Display| Error::Sql {
+        model: model.name.clone(),
+        path: model.path.clone(),
+        message: format!("export to {}: {e}", target.display()),
+        sql: statement.clone(),
+    };
+    let frame = ctx.sql(&statement).await.map_err(|e| sql_error(&e))?;
+    frame.collect().await.map_err(|e| sql_error(&e))?;
+    let previous = target.with_file_name(format!(
+        ".{}.previous",
+        target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("export")
+    ));
+    if previous.exists() {
+        std::fs::remove_dir_all(&previous).map_err(io)?;
+    }
+    if target.exists() {
+        std::fs::rename(&target, &previous).map_err(io)?;
+    }
+    std::fs::rename(&staging, &target).map_err(io)?;
+    if previous.exists() {
+        std::fs::remove_dir_all(&previous).map_err(io)?;
+    }
+    Ok(())
+}
+
 async fn build(
     ctx: &SessionContext,
     lake: &Lake,
     model: &Compiled,
     full_refresh: bool,
+    project_dir: &Path,
 ) -> Result<Option<u64>> {
     let sql_error = |e: &dyn std::fmt::Display| Error::Sql {
         model: model.name.clone(),
@@ -96,6 +160,9 @@ async fn build(
                     .await?;
             }
             register_lake_table(ctx, lake, &model.name).await?;
+            if let Some(export) = &model.config.export {
+                export_parquet(ctx, model, export, project_dir).await?;
+            }
             Ok(Some(rows))
         }
         // Inlined into the models that ref it; nothing to build.
@@ -109,6 +176,7 @@ pub async fn run(
     lake: &Lake,
     models: &[Compiled],
     full_refresh: bool,
+    project_dir: &Path,
     mut report: impl FnMut(usize, &NodeResult),
 ) -> Vec<NodeResult> {
     let mut results: Vec<NodeResult> = Vec::with_capacity(models.len());
@@ -122,7 +190,7 @@ pub async fn run(
         let (status, rows) = if upstream_failed {
             (Status::Skipped, None)
         } else {
-            match build(ctx, lake, model, full_refresh).await {
+            match build(ctx, lake, model, full_refresh, project_dir).await {
                 Ok(rows) => (Status::Success, rows),
                 Err(err) => {
                     warn!(model = %model.name, error = %err, "model failed");

@@ -74,6 +74,10 @@ const EXAMPLE_FILES: &[(&str, &str)] = &[
         include_str!("../../../../examples/ecommerce/models/marts/customer_360.sql"),
     ),
     (
+        "models/marts/customer_feature_summary.sql",
+        include_str!("../../../../examples/ecommerce/models/marts/customer_feature_summary.sql"),
+    ),
+    (
         "models/marts/customer_features.sql",
         include_str!("../../../../examples/ecommerce/models/marts/customer_features.sql"),
     ),
@@ -112,7 +116,7 @@ fn prepare(dir: &Path) -> anyhow::Result<()> {
         dir.join(MARKER),
         "created by `dataflow demo`; safe to delete\n",
     )?;
-    for sub in ["models", "macros", "target"] {
+    for sub in ["models", "macros", "target", "exports"] {
         let path = dir.join(sub);
         if path.exists() {
             std::fs::remove_dir_all(&path)
@@ -261,6 +265,16 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
         incoming.display()
     );
     println!("  lake      {}", lake.url());
+    println!(
+        "  features  {}  (Hive-partitioned snappy Parquet)",
+        args.dir
+            .join("exports/analytics/customer_features")
+            .display()
+    );
+    println!(
+        "  models    {}  (compiled SQL, manifest.json, run_results.json)",
+        args.dir.join("target").display()
+    );
     println!(
         "Next: dataflow --project-dir {} query \"select count(*) from raw_transactions\"",
         args.dir.display()

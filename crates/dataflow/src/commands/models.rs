@@ -222,6 +222,7 @@ async fn run_one(
                 &lake,
                 &models,
                 args.full_refresh,
+                &project.dir,
                 |position, result| {
                     let (status, detail) = match &result.status {
                         Status::Success => (

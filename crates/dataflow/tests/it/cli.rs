@@ -132,7 +132,7 @@ fn demo_runs_end_to_end_and_prints_its_summary() {
         .success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     for needle in [
-        "PASS=10 ERROR=0 SKIP=0 TOTAL=10",
+        "PASS=11 ERROR=0 SKIP=0 TOTAL=11",
         "table model customer_360",
         "customer_features (RFM) by value segment",
         "ERROR=0 TOTAL=8",
@@ -147,6 +147,30 @@ fn demo_runs_end_to_end_and_prints_its_summary() {
             "{needle} missing from demo output:\n{text}"
         );
     }
+    // The feature job's export: Hive partitions by value segment, then customer segment.
+    let exports = work.join("exports/analytics/customer_features");
+    let segments: Vec<String> = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        segments
+            .iter()
+            .any(|s| s.starts_with("customer_value_segment=")),
+        "{segments:?}"
+    );
+    let first = exports.join(&segments[0]);
+    let inner: Vec<String> = std::fs::read_dir(&first)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        inner.iter().all(|s| s.starts_with("customer_segment=")),
+        "{inner:?}"
+    );
+    assert!(work.join("exports/analytics/summary_stats").is_dir());
+    assert!(work.join("target/manifest.json").is_file());
+
     // Running it again in the same directory starts over.
     dataflow()
         .args([

@@ -1,6 +1,14 @@
 {#- The brief's Glue job (Step 3.1): RFM scores and value segments per customer, with
     quarterly revenue, order-value deviation and average days between purchases. -#}
-{{ config(materialized='table', tags=['marts', 'features']) }}
+{{ config(
+    materialized='table',
+    tags=['marts', 'features'],
+    export={
+        'path': 'exports/analytics/customer_features',
+        'partition_by': ['customer_value_segment', 'customer_segment'],
+        'compression': 'snappy'
+    }
+) }}
 
 with scored as (
     select
