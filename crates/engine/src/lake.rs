@@ -108,6 +108,30 @@ impl Lake {
         }
     }
 
+    /// A handle on a location that holds no table yet (its folder created on a local lake);
+    /// built without loading, since there is nothing to load.
+    fn new_table_handle(&self, name: &str) -> Result<DeltaTable> {
+        let url = self.table_url(name)?;
+        if let Some(root) = &self.local_root {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+                context: format!("cannot create table directory {}", dir.display()),
+                source,
+            })?;
+        }
+        deltalake::DeltaTableBuilder::from_url(url)
+            .and_then(|b| b.with_storage_options(self.storage_options.clone()).build())
+            .map_err(Error::delta(name))
+    }
+
+    /// Loads a table that must exist.
+    async fn load_existing(&self, name: &str) -> Result<DeltaTable> {
+        self.load(name).await?.ok_or_else(|| Error::Location {
+            location: self.url.to_string(),
+            message: format!("table `{name}` does not exist"),
+        })
+    }
+
     /// Loads a table, creating it empty with `schema` when it does not exist.
     pub async fn load_or_create(
         &self,
@@ -118,18 +142,7 @@ impl Lake {
         if let Some(table) = self.load(name).await? {
             return Ok(table);
         }
-        let url = self.table_url(name)?;
-        if let Some(root) = &self.local_root {
-            let dir = root.join(name);
-            std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
-                context: format!("cannot create table directory {}", dir.display()),
-                source,
-            })?;
-        }
-        // Build without loading: the location is known to hold no table yet.
-        let table = deltalake::DeltaTableBuilder::from_url(url)
-            .and_then(|b| b.with_storage_options(self.storage_options.clone()).build())
-            .map_err(Error::delta(name))?;
+        let table = self.new_table_handle(name)?;
         let kernel_schema: deltalake::kernel::StructType = schema
             .try_into_kernel()
             .map_err(|e| Error::delta(name)(DeltaTableError::from(e)))?;
@@ -152,25 +165,9 @@ impl Lake {
     ) -> Result<u64> {
         let table = match self.load(name).await? {
             Some(table) => table,
-            None => {
-                let url = self.table_url(name)?;
-                if let Some(root) = &self.local_root {
-                    let dir = root.join(name);
-                    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
-                        context: format!("cannot create table directory {}", dir.display()),
-                        source,
-                    })?;
-                }
-                deltalake::DeltaTableBuilder::from_url(url)
-                    .and_then(|b| b.with_storage_options(self.storage_options.clone()).build())
-                    .map_err(Error::delta(name))?
-            }
+            None => self.new_table_handle(name)?,
         };
-        let batches = batches
-            .into_iter()
-            .map(to_micros)
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::Sql(e.into()))?;
+        let batches = for_delta(batches)?;
         let table = table
             .write(batches)
             .with_save_mode(deltalake::protocol::SaveMode::Overwrite)
@@ -187,15 +184,8 @@ impl Lake {
         name: &str,
         batches: Vec<datafusion::arrow::array::RecordBatch>,
     ) -> Result<u64> {
-        let table = self.load(name).await?.ok_or_else(|| Error::Location {
-            location: self.url.to_string(),
-            message: format!("table `{name}` does not exist"),
-        })?;
-        let batches = batches
-            .into_iter()
-            .map(to_micros)
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::Sql(e.into()))?;
+        let table = self.load_existing(name).await?;
+        let batches = for_delta(batches)?;
         let table = table
             .write(batches)
             .with_save_mode(deltalake::protocol::SaveMode::Append)
@@ -213,15 +203,8 @@ impl Lake {
         batches: Vec<datafusion::arrow::array::RecordBatch>,
         keys: &[String],
     ) -> Result<(u64, usize, usize)> {
-        let table = self.load(name).await?.ok_or_else(|| Error::Location {
-            location: self.url.to_string(),
-            message: format!("table `{name}` does not exist"),
-        })?;
-        let batches = batches
-            .into_iter()
-            .map(to_micros)
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::Sql(e.into()))?;
+        let table = self.load_existing(name).await?;
+        let batches = for_delta(batches)?;
         let Some(first) = batches.first() else {
             return Ok((table.version().unwrap_or_default(), 0, 0));
         };
@@ -332,6 +315,17 @@ impl Lake {
         }
         Ok(infos)
     }
+}
+
+/// Prepares batches for a Delta write (see [`to_micros`]).
+fn for_delta(
+    batches: Vec<datafusion::arrow::array::RecordBatch>,
+) -> Result<Vec<datafusion::arrow::array::RecordBatch>> {
+    batches
+        .into_iter()
+        .map(to_micros)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Sql(e.into()))
 }
 
 /// Delta Lake stores timestamps in microseconds: casts nanosecond timestamps (what DataFusion's
