@@ -254,6 +254,43 @@ pub struct DbtProject {
     pub seeds: Vec<Seed>,
     /// Singular tests (`tests/**/*.sql` outside `tests/generic`): queries returning failing rows.
     pub singular_tests: Vec<Model>,
+    /// Names of custom generic tests (`{% test name(model, ...) %}` blocks), callable from
+    /// schema files; each is available to Jinja as the macro `test_<name>`.
+    pub custom_tests: Vec<String>,
+}
+
+/// Rewrites dbt's `{% test name(...) %}...{% endtest %}` blocks as `test_name` macros, returning
+/// the text and the test names.
+fn test_blocks_to_macros(text: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(text.len());
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{%") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find("%}") else {
+            out.push_str(&rest[start..]);
+            return (out, names);
+        };
+        let tag = &rest[start..start + end + 2];
+        let inner = tag[2..tag.len() - 2].trim_matches(|c: char| c == '-' || c.is_whitespace());
+        if let Some(signature) = inner.strip_prefix("test ") {
+            let name = signature
+                .split('(')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            out.push_str(&tag.replacen("test ", "macro test_", 1));
+            names.push(name);
+        } else if inner == "endtest" {
+            out.push_str(&tag.replacen("endtest", "endmacro", 1));
+        } else {
+            out.push_str(tag);
+        }
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    (out, names)
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -415,11 +452,22 @@ impl DbtProject {
         for macro_path in &project.macro_paths {
             files_with_extension(&dir.join(macro_path), &["sql"], &mut macro_files);
         }
+        // Custom generic tests live in tests/generic or among the macros.
+        for test_path in &project.test_paths {
+            files_with_extension(
+                &dir.join(test_path).join("generic"),
+                &["sql"],
+                &mut macro_files,
+            );
+        }
         macro_files.sort();
         let mut macros = String::new();
+        let mut custom_tests = Vec::new();
         for path in macro_files {
-            macros.push_str(&read(&path)?);
+            let (text, tests) = test_blocks_to_macros(&read(&path)?);
+            macros.push_str(&text);
             macros.push('\n');
+            custom_tests.extend(tests);
         }
         let mut seed_files = Vec::new();
         for seed_path in &project.seed_paths {
@@ -478,6 +526,7 @@ impl DbtProject {
             });
         }
         Ok(DbtProject {
+            custom_tests,
             singular_tests,
             seeds,
             dir: dir.to_path_buf(),

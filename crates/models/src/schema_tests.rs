@@ -110,6 +110,7 @@ fn text(value: &Value) -> String {
 
 fn build(
     project: &DbtProject,
+    ctx: &crate::render::RenderContext,
     file: &Path,
     model: &str,
     column: Option<&str>,
@@ -296,11 +297,36 @@ fn build(
                 ),
             )
         }
+        custom if project.custom_tests.iter().any(|t| t == custom) => {
+            let mut call = format!("{{{{ test_{custom}(model={}", serde_json::json!(relation));
+            if let Some(c) = column {
+                call.push_str(&format!(", column_name={}", serde_json::json!(c)));
+            }
+            for (key, value) in args.and_then(Value::as_mapping).into_iter().flatten() {
+                let Some(key) = key.as_str() else { continue };
+                if key == "config" || key == "severity" || key == "where" {
+                    continue;
+                }
+                let json = serde_json::to_value(value).map_err(|e| invalid(e.to_string()))?;
+                call.push_str(&format!(", {key}={json}"));
+            }
+            call.push_str(") }}");
+            let model = crate::project::Model {
+                name: base_name.clone(),
+                path: file.to_path_buf(),
+                fqn: vec![project.name.clone(), base_name.clone()],
+                raw_sql: call,
+                config: crate::project::ModelConfig::default(),
+            };
+            let rendered = crate::render::compile(project, &model, ctx, &Default::default())?;
+            (base_name, rendered.sql)
+        }
         other => {
             return Err(invalid(format!(
                 "unknown test `{other}`; supported: unique, not_null, accepted_values, relationships, \
                  and dbt_utils' accepted_range, expression_is_true, not_null_proportion, \
-                 unique_combination_of_columns, recency, equal_rowcount, relationships_where"
+                 unique_combination_of_columns, recency, equal_rowcount, relationships_where, \
+                 or a {{% test %}} block in tests/generic or macros"
             )));
         }
     };
@@ -315,7 +341,10 @@ fn build(
 }
 
 /// Reads every generic test declared under `models:` in the project's schema files.
-pub fn schema_tests(project: &DbtProject) -> Result<Vec<SchemaTest>> {
+pub fn schema_tests(
+    project: &DbtProject,
+    ctx: &crate::render::RenderContext,
+) -> Result<Vec<SchemaTest>> {
     let mut tests = Vec::new();
     for (file, schema) in &project.schema_files {
         let Some(models) = schema.get("models").and_then(Value::as_sequence) else {
@@ -338,7 +367,7 @@ pub fn schema_tests(project: &DbtProject) -> Result<Vec<SchemaTest>> {
                 .cloned()
                 .unwrap_or_default();
             for test in &model_tests {
-                tests.push(build(project, file, model_name, None, test)?);
+                tests.push(build(project, ctx, file, model_name, None, test)?);
             }
             let columns = model
                 .get("columns")
@@ -356,7 +385,14 @@ pub fn schema_tests(project: &DbtProject) -> Result<Vec<SchemaTest>> {
                     .cloned()
                     .unwrap_or_default();
                 for test in &declared {
-                    tests.push(build(project, file, model_name, Some(column_name), test)?);
+                    tests.push(build(
+                        project,
+                        ctx,
+                        file,
+                        model_name,
+                        Some(column_name),
+                        test,
+                    )?);
                 }
             }
         }

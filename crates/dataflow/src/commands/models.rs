@@ -117,7 +117,7 @@ async fn run_one(
         }
         ModelsAction::Test => {
             let selected = |name: &str| models.iter().any(|m| m.name == name);
-            let mut tests: Vec<_> = dataflow_models::schema_tests(&dbt)?
+            let mut tests: Vec<_> = dataflow_models::schema_tests(&dbt, &context)?
                 .into_iter()
                 .filter(|t| selected(&t.model))
                 .collect();

@@ -721,3 +721,36 @@ fn manifest_and_run_results_describe_the_run() {
     assert_eq!(results["results"][0]["status"], "pass");
     assert_eq!(results["results"][0]["failures"], 0);
 }
+
+#[test]
+fn custom_generic_tests_from_test_blocks() {
+    let project = shop();
+    write(
+        &project,
+        "tests/generic/is_even.sql",
+        "{% test is_even(model, column_name) %}\nselect * from {{ model }} where {{ column_name }} % 2 <> 0\n{% endtest %}\n",
+    );
+    write(
+        &project,
+        "macros/limits.sql",
+        "{%- test at_most(model, column_name, limit) -%}\nselect * from {{ model }} where {{ column_name }} > {{ limit }}\n{%- endtest %}\n",
+    );
+    write(
+        &project,
+        "models/staging/schema.yml",
+        "version: 2\nmodels:\n  - name: stg_orders\n    columns:\n      - name: id\n        tests: [is_even]\n      - name: amount\n        tests:\n          - at_most: {limit: 20}\n          - at_most: {limit: 5, config: {severity: warn}}\n",
+    );
+    project.cmd().args(["models", "run"]).assert().success();
+    let out = project.cmd().args(["models", "test"]).assert().code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.contains("FAIL  is_even_stg_orders_id [") && text.contains("(2 failing rows)"),
+        "{text}"
+    );
+    assert!(text.contains("PASS  at_most_stg_orders_amount ["), "{text}");
+    assert!(
+        text.contains("WARN  at_most_stg_orders_amount_2 ["),
+        "{text}"
+    );
+    assert!(text.contains("PASS=1 WARN=1 ERROR=1 TOTAL=3"), "{text}");
+}
