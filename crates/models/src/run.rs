@@ -296,21 +296,71 @@ async fn count_and_sample(
     Ok((failures, text))
 }
 
+/// Applies severity, `error_if` and `warn_if` to a failure count, as dbt does.
+fn classify(
+    test: &crate::schema_tests::SchemaTest,
+    failures: u64,
+) -> std::result::Result<TestStatus, String> {
+    use crate::schema_tests::{Severity, threshold_met};
+    if test.severity == Severity::Error && threshold_met(&test.error_if, failures)? {
+        return Ok(TestStatus::Fail(failures));
+    }
+    if threshold_met(&test.warn_if, failures)? {
+        return Ok(TestStatus::Warn(failures));
+    }
+    Ok(TestStatus::Pass)
+}
+
+/// Replaces `dbt_test__audit__<test>` with the test's failing rows.
+async fn store_failures(
+    ctx: &SessionContext,
+    lake: &Lake,
+    test: &crate::schema_tests::SchemaTest,
+) -> Result<()> {
+    let failed = |e: &dyn std::fmt::Display| Error::Sql {
+        model: test.name.clone(),
+        path: test.file.clone(),
+        message: e.to_string(),
+        sql: test.sql.clone(),
+    };
+    let frame = ctx.sql(&test.sql).await.map_err(|e| failed(&e))?;
+    let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
+    let mut batches = frame.collect().await.map_err(|e| failed(&e))?;
+    if batches.is_empty() {
+        // No failures: the audit table still exists, empty, with the test's columns.
+        batches.push(dataflow_engine::datafusion::arrow::array::RecordBatch::new_empty(schema));
+    }
+    let table = format!("dbt_test__audit__{}", test.name);
+    lake.replace(&table, batches).await?;
+    Ok(())
+}
+
 /// Runs schema tests, calling `report` after each.
 pub async fn test(
     ctx: &SessionContext,
+    lake: &Lake,
     tests: &[crate::schema_tests::SchemaTest],
     mut report: impl FnMut(usize, &TestResult),
 ) -> Vec<TestResult> {
     let mut results = Vec::with_capacity(tests.len());
     for (position, schema_test) in tests.iter().enumerate() {
         let started = Instant::now();
-        let (status, sample) = match count_and_sample(ctx, &schema_test.sql).await {
-            Ok((0, _)) => (TestStatus::Pass, String::new()),
-            Ok((n, sample)) => match schema_test.severity {
-                crate::schema_tests::Severity::Error => (TestStatus::Fail(n), sample),
-                crate::schema_tests::Severity::Warn => (TestStatus::Warn(n), sample),
-            },
+        let outcome = match count_and_sample(ctx, &schema_test.sql).await {
+            Ok((n, sample)) => classify(schema_test, n).map(|status| (status, sample, n)),
+            Err(message) => Err(message),
+        };
+        let outcome = match outcome {
+            Ok((status, sample, n)) if schema_test.store_failures => {
+                match store_failures(ctx, lake, schema_test).await {
+                    Ok(()) => Ok((status, sample)),
+                    Err(err) => Err(format!("storing {n} failures: {err}")),
+                }
+            }
+            Ok((status, sample, _)) => Ok((status, sample)),
+            Err(message) => Err(message),
+        };
+        let (status, sample) = match outcome {
+            Ok(result) => result,
             Err(message) => (
                 TestStatus::Error(format!("{message}\ncompiled SQL:\n{}", schema_test.sql)),
                 String::new(),

@@ -33,6 +33,39 @@ pub struct SchemaTest {
     pub sql: String,
     /// What a failure means.
     pub severity: Severity,
+    /// dbt's `warn_if` condition on the failure count (default `!= 0`).
+    pub warn_if: String,
+    /// dbt's `error_if` condition on the failure count (default `!= 0`).
+    pub error_if: String,
+    /// Keep the failing rows in the lake table `dbt_test__audit__<test name>`.
+    pub store_failures: bool,
+}
+
+/// Evaluates a dbt threshold such as `>10`, `!= 0` or `>=5` against a failure count.
+pub fn threshold_met(condition: &str, failures: u64) -> std::result::Result<bool, String> {
+    let condition = condition.trim();
+    let (op, number) = ["!=", "<>", ">=", "<=", "==", ">", "<", "="]
+        .iter()
+        .find_map(|op| condition.strip_prefix(op).map(|rest| (*op, rest.trim())))
+        .ok_or_else(|| format!("invalid threshold `{condition}`, expected e.g. `>10` or `!=0`"))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid threshold `{condition}`: `{number}` is not a count"))?;
+    Ok(match op {
+        "!=" | "<>" => failures != number,
+        ">=" => failures >= number,
+        "<=" => failures <= number,
+        ">" => failures > number,
+        "<" => failures < number,
+        _ => failures == number,
+    })
+}
+
+fn config_value<'a>(args: Option<&'a Value>, key: &str) -> Option<&'a Value> {
+    let args = args?;
+    args.get("config")
+        .and_then(|c| c.get(key))
+        .or_else(|| args.get(key))
 }
 
 fn quote_literal(value: &Value) -> String {
@@ -304,7 +337,10 @@ fn build(
             }
             for (key, value) in args.and_then(Value::as_mapping).into_iter().flatten() {
                 let Some(key) = key.as_str() else { continue };
-                if key == "config" || key == "severity" || key == "where" {
+                if matches!(
+                    key,
+                    "config" | "severity" | "where" | "warn_if" | "error_if" | "store_failures"
+                ) {
                     continue;
                 }
                 let json = serde_json::to_value(value).map_err(|e| invalid(e.to_string()))?;
@@ -337,6 +373,11 @@ fn build(
         file: file.to_path_buf(),
         sql,
         severity: severity_of(args),
+        warn_if: config_value(args, "warn_if").map_or("!= 0".to_string(), text),
+        error_if: config_value(args, "error_if").map_or("!= 0".to_string(), text),
+        store_failures: config_value(args, "store_failures")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 
@@ -429,9 +470,30 @@ pub fn singular_tests(
                 } else {
                     Severity::Error
                 },
+                warn_if: "!= 0".to_string(),
+                error_if: "!= 0".to_string(),
+                store_failures: false,
             },
             compiled.refs,
         ));
     }
     Ok(tests)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threshold_met;
+
+    #[test]
+    fn thresholds_follow_dbt() {
+        assert_eq!(threshold_met("!= 0", 0), Ok(false));
+        assert_eq!(threshold_met("!=0", 3), Ok(true));
+        assert_eq!(threshold_met(">10", 10), Ok(false));
+        assert_eq!(threshold_met("> 10", 11), Ok(true));
+        assert_eq!(threshold_met(">=5", 5), Ok(true));
+        assert_eq!(threshold_met("<2", 1), Ok(true));
+        assert_eq!(threshold_met("=3", 3), Ok(true));
+        assert!(threshold_met("lots", 1).is_err());
+        assert!(threshold_met(">x", 1).is_err());
+    }
 }

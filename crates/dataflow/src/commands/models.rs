@@ -130,7 +130,7 @@ async fn run_one(
             let ctx = new_session(&lake).await.context("opening the lake")?;
             dataflow_models::register_views(&ctx, &all_models).await?;
             let total = tests.len();
-            let results = dataflow_models::test(&ctx, &tests, |position, result| {
+            let results = dataflow_models::test(&ctx, &lake, &tests, |position, result| {
                 let (status, detail) = match &result.status {
                     TestStatus::Pass => ("PASS", String::new()),
                     TestStatus::Fail(n) => {

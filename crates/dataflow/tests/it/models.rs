@@ -754,3 +754,37 @@ fn custom_generic_tests_from_test_blocks() {
     );
     assert!(text.contains("PASS=1 WARN=1 ERROR=1 TOTAL=3"), "{text}");
 }
+
+#[test]
+fn thresholds_and_stored_failures() {
+    let project = shop();
+    write(
+        &project,
+        "models/staging/schema.yml",
+        "version: 2\nmodels:\n  - name: stg_orders\n    columns:\n      - name: amount\n        tests:\n          - dbt_utils.accepted_range:\n              max_value: 3\n              config: {error_if: \">5\", warn_if: \">1\", store_failures: true}\n          - dbt_utils.accepted_range:\n              max_value: 3\n              config: {error_if: \">=2\"}\n          - dbt_utils.accepted_range:\n              max_value: 100\n              config: {store_failures: true}\n",
+    );
+    project.cmd().args(["models", "run"]).assert().success();
+    let out = project.cmd().args(["models", "test"]).assert().code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    // Two amounts (10.50, 5.00) exceed 3: above warn_if >1 but not error_if >5.
+    assert!(
+        text.contains("WARN  accepted_range_stg_orders_amount ["),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAIL  accepted_range_stg_orders_amount_2 ["),
+        "{text}"
+    );
+    assert!(
+        text.contains("PASS  accepted_range_stg_orders_amount_3 ["),
+        "{text}"
+    );
+    assert_eq!(
+        project.count("dbt_test__audit__accepted_range_stg_orders_amount"),
+        2
+    );
+    assert_eq!(
+        project.count("dbt_test__audit__accepted_range_stg_orders_amount_3"),
+        0
+    );
+}
