@@ -89,13 +89,58 @@ fn inline_ephemeral(models: Vec<Compiled>) -> Vec<Compiled> {
                 .map(|m| format!("{} as ({})", render::cte_name(&m.name), m.sql))
                 .collect();
             let mut out = model.clone();
-            let trimmed = model.sql.trim_start();
-            out.sql = if trimmed.len() > 5 && trimmed[..5].eq_ignore_ascii_case("with ") {
-                format!("with {}, {}", ctes.join(", "), &trimmed[5..])
-            } else {
-                format!("with {} {}", ctes.join(", "), model.sql)
+            out.sql = match leading_with(&model.sql) {
+                Some((start, end)) => format!(
+                    "{}with {}, {}",
+                    &model.sql[..start],
+                    ctes.join(", "),
+                    &model.sql[end..]
+                ),
+                None => format!("with {} {}", ctes.join(", "), model.sql),
             };
             out
         })
         .collect()
+}
+
+/// Where a statement's leading `WITH` keyword is, after whitespace and comments: the byte range
+/// of the keyword and the whitespace after it.
+fn leading_with(sql: &str) -> Option<(usize, usize)> {
+    let mut i = 0;
+    let bytes = sql.as_bytes();
+    loop {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if sql[i..].starts_with("--") {
+            i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
+        } else if sql[i..].starts_with("/*") {
+            i = sql[i..].find("*/").map_or(bytes.len(), |n| i + n + 2);
+        } else {
+            break;
+        }
+    }
+    let word = sql.get(i..i + 4)?;
+    let after = sql[i + 4..].chars().next()?;
+    (word.eq_ignore_ascii_case("with") && after.is_whitespace())
+        .then(|| (i, i + 4 + after.len_utf8()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leading_with;
+
+    #[test]
+    fn finds_with_after_comments_and_ignores_other_statements() {
+        assert_eq!(
+            leading_with("with a as (select 1) select * from a"),
+            Some((0, 5))
+        );
+        let sql = "-- héllo\n/* note */\nWITH\n  a as (select 1) select * from a";
+        let (start, end) = leading_with(sql).unwrap();
+        assert_eq!(&sql[start..end], "WITH\n");
+        assert_eq!(leading_with("select 1 as within"), None);
+        assert_eq!(leading_with("withdrawals"), None);
+        assert_eq!(leading_with("é"), None);
+    }
 }

@@ -90,8 +90,10 @@ fn atom(graph: &Graph<'_>, spec: &str) -> Result<BTreeSet<usize>> {
         .unwrap_or(rest.len());
     let (up_part, rest) = rest.split_at(up_split);
     let down_split = rest
-        .rfind(|c: char| !c.is_ascii_digit() && c != '+')
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !c.is_ascii_digit() && *c != '+')
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let (core, down_part) = rest.split_at(down_split);
     let up = up_part
         .strip_suffix('+')
@@ -290,5 +292,7 @@ mod tests {
             .to_string();
         assert!(err.contains("matches no model"), "{err}");
         assert!(select(&models, &["x+y+".into()], &[]).is_err());
+        // Non-ASCII names are errors, not panics.
+        assert!(select(&models, &["modèle+".into()], &[]).is_err());
     }
 }
