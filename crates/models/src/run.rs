@@ -61,6 +61,15 @@ pub fn write_compiled(
     Ok(())
 }
 
+/// `dir/.name.suffix` for `dir/name`: where an export is staged or its old version parked.
+fn hidden_sibling(target: &Path, suffix: &str) -> std::path::PathBuf {
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("export");
+    target.with_file_name(format!(".{name}.{suffix}"))
+}
+
 /// Writes a built table as Hive-partitioned Parquet under `export.path`: into a fresh sibling
 /// directory first, then swapped in, so readers never see a half-written export.
 async fn export_parquet(
@@ -74,13 +83,7 @@ async fn export_parquet(
         path: target.clone(),
         message: e.to_string(),
     };
-    let staging = target.with_file_name(format!(
-        ".{}.partial",
-        target
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("export")
-    ));
+    let staging = hidden_sibling(&target, "partial");
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(io)?;
     }
@@ -104,13 +107,7 @@ async fn export_parquet(
     };
     let frame = ctx.sql(&statement).await.map_err(|e| sql_error(&e))?;
     frame.collect().await.map_err(|e| sql_error(&e))?;
-    let previous = target.with_file_name(format!(
-        ".{}.previous",
-        target
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("export")
-    ));
+    let previous = hidden_sibling(&target, "previous");
     if previous.exists() {
         std::fs::remove_dir_all(&previous).map_err(io)?;
     }

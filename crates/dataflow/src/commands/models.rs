@@ -99,6 +99,15 @@ async fn run_one(
     let generated_at = context.run_started_at.clone();
     artifacts::write_manifest(&target, &dbt, &all_models, run_id.as_str(), &generated_at)?;
     let started = std::time::Instant::now();
+    let write_results = |entries: &[ResultEntry]| {
+        artifacts::write_run_results(
+            &target,
+            entries,
+            run_id.as_str(),
+            &generated_at,
+            started.elapsed().as_secs_f64(),
+        )
+    };
     match action {
         ModelsAction::Compile => {
             for model in &models {
@@ -170,13 +179,7 @@ async fn run_one(
                     }
                 })
                 .collect();
-            artifacts::write_run_results(
-                &target,
-                &entries,
-                run_id.as_str(),
-                &generated_at,
-                started.elapsed().as_secs_f64(),
-            )?;
+            write_results(&entries)?;
             let count =
                 |f: fn(&TestStatus) -> bool| results.iter().filter(|r| f(&r.status)).count();
             let failed = count(|s| matches!(s, TestStatus::Fail(_) | TestStatus::Error(_)));
@@ -265,13 +268,7 @@ async fn run_one(
                     }
                 })
                 .collect();
-            artifacts::write_run_results(
-                &target,
-                &entries,
-                run_id.as_str(),
-                &generated_at,
-                started.elapsed().as_secs_f64(),
-            )?;
+            write_results(&entries)?;
             let failed = results
                 .iter()
                 .filter(|r| matches!(r.status, Status::Error(_)))
