@@ -381,6 +381,14 @@ fn build(
     })
 }
 
+/// The tests a model or column declares, under `data_tests:` (dbt 1.8+) or `tests:`.
+fn declared_tests(node: &Value) -> &[Value] {
+    node.get("data_tests")
+        .or_else(|| node.get("tests"))
+        .and_then(Value::as_sequence)
+        .map_or(&[], Vec::as_slice)
+}
+
 /// Reads every generic test declared under `models:` in the project's schema files.
 pub fn schema_tests(
     project: &DbtProject,
@@ -401,13 +409,7 @@ pub fn schema_tests(
                     message: format!("documents model `{model_name}`, which does not exist"),
                 });
             }
-            let model_tests = model
-                .get("data_tests")
-                .or_else(|| model.get("tests"))
-                .and_then(Value::as_sequence)
-                .cloned()
-                .unwrap_or_default();
-            for test in &model_tests {
+            for test in declared_tests(model) {
                 tests.push(build(project, ctx, file, model_name, None, test)?);
             }
             let columns = model
@@ -419,13 +421,7 @@ pub fn schema_tests(
                 let Some(column_name) = column.get("name").and_then(Value::as_str) else {
                     continue;
                 };
-                let declared = column
-                    .get("data_tests")
-                    .or_else(|| column.get("tests"))
-                    .and_then(Value::as_sequence)
-                    .cloned()
-                    .unwrap_or_default();
-                for test in &declared {
+                for test in declared_tests(&column) {
                     tests.push(build(
                         project,
                         ctx,

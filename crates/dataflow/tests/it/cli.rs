@@ -199,14 +199,7 @@ fn demo_runs_end_to_end_and_prints_its_summary() {
 #[test]
 fn json_logs_carry_the_run_id_on_every_line() {
     let project = TestProject::new(|c| c);
-    project.generate(&[
-        "--customers",
-        "100",
-        "--transactions",
-        "500",
-        "--products",
-        "20",
-    ]);
+    project.generate_small();
     let out = project
         .cmd()
         .args(["--log-format", "json", "ingest"])

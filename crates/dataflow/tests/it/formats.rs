@@ -116,14 +116,7 @@ fn object_store_urls_with_globs_are_sources() {
 #[test]
 fn query_prints_tables_csv_and_json() {
     let project = TestProject::new(|c| c);
-    project.generate(&[
-        "--customers",
-        "100",
-        "--transactions",
-        "500",
-        "--products",
-        "20",
-    ]);
+    project.generate_small();
     project.ingest();
     let sql = "select status, count(*) as n from raw_transactions group by status order by status";
     let out = project.cmd().args(["query", sql]).assert().success();

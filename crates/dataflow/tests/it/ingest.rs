@@ -155,14 +155,7 @@ fn missing_files_name_the_source_and_path() {
 #[test]
 fn a_header_without_a_declared_column_fails_that_source_only() {
     let project = TestProject::new(|c| c);
-    project.generate(&[
-        "--customers",
-        "100",
-        "--transactions",
-        "500",
-        "--products",
-        "20",
-    ]);
+    project.generate_small();
     let path = project.incoming().join("products.csv");
     let text = std::fs::read_to_string(&path)
         .unwrap()
@@ -181,14 +174,7 @@ fn a_header_without_a_declared_column_fails_that_source_only() {
 #[test]
 fn a_changed_declared_schema_is_refused_and_the_table_kept() {
     let project = TestProject::new(|c| c);
-    let manifest = project.generate(&[
-        "--customers",
-        "100",
-        "--transactions",
-        "500",
-        "--products",
-        "20",
-    ]);
+    let manifest = project.generate_small();
     project
         .cmd()
         .args(["ingest", "--source", "products"])
@@ -226,14 +212,7 @@ fn a_changed_declared_schema_is_refused_and_the_table_kept() {
 #[test]
 fn environment_variables_override_the_project_file() {
     let project = TestProject::new(|c| c);
-    project.generate(&[
-        "--customers",
-        "100",
-        "--transactions",
-        "500",
-        "--products",
-        "20",
-    ]);
+    project.generate_small();
     let elsewhere = project.path().join("other-lake");
     project
         .cmd()
@@ -248,14 +227,7 @@ fn environment_variables_override_the_project_file() {
 #[test]
 fn identical_files_in_one_run_load_once() {
     let project = TestProject::new(|c| c);
-    let manifest = project.generate(&[
-        "--customers",
-        "100",
-        "--transactions",
-        "500",
-        "--products",
-        "20",
-    ]);
+    let manifest = project.generate_small();
     std::fs::copy(
         project.incoming().join("products.csv"),
         project.incoming().join("products_copy.csv"),

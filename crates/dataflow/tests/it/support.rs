@@ -57,6 +57,18 @@ impl TestProject {
         serde_json::from_str(&text).expect("manifest json")
     }
 
+    /// Generates a small data set (100 customers, 500 transactions, 20 products).
+    pub fn generate_small(&self) -> Value {
+        self.generate(&[
+            "--customers",
+            "100",
+            "--transactions",
+            "500",
+            "--products",
+            "20",
+        ])
+    }
+
     /// A `dataflow` command in this project.
     pub fn cmd(&self) -> Command {
         let mut cmd = dataflow();
