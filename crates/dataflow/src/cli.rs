@@ -155,6 +155,10 @@ pub struct ModelsArgs {
     /// Rebuild incremental models from scratch.
     #[arg(long, global = true)]
     pub full_refresh: bool,
+    /// Models (or tests) built at once; independent models run in parallel. Default: the
+    /// number of CPU cores.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// `models` subcommands.
@@ -172,6 +176,12 @@ pub enum ModelsAction {
     Compile,
     /// List models in build order with their materialization and dependencies.
     Ls,
+    /// Check source freshness (`loaded_at_field` against `warn_after`/`error_after`), like
+    /// `dbt source freshness`; writes target/sources.json.
+    Freshness,
+    /// Write a static documentation site (target/index.html: models, columns, tests, SQL,
+    /// lineage graph) and target/catalog.json.
+    Docs,
 }
 
 impl ModelsAction {
@@ -184,6 +194,8 @@ impl ModelsAction {
             ModelsAction::Test => "test",
             ModelsAction::Compile => "compile",
             ModelsAction::Ls => "ls",
+            ModelsAction::Freshness => "freshness",
+            ModelsAction::Docs => "docs",
         }
     }
 }

@@ -97,6 +97,17 @@ pub fn write_manifest(
     invocation_id: &str,
     generated_at: &str,
 ) -> Result<()> {
+    let manifest = manifest(project, models, invocation_id, generated_at);
+    write_json(&target.join("manifest.json"), &manifest)
+}
+
+/// The manifest document (dbt schema v12 key fields) for the compiled models.
+pub fn manifest(
+    project: &DbtProject,
+    models: &[Compiled],
+    invocation_id: &str,
+    generated_at: &str,
+) -> Value {
     let docs = documentation(project);
     let seed_names: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
     let mut nodes = serde_json::Map::new();
@@ -188,7 +199,7 @@ pub fn write_manifest(
         parent_map.entry(id.clone()).or_default();
         child_map.entry(id).or_default();
     }
-    let manifest = json!({
+    json!({
         "metadata": {
             "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
             "dbt_version": "dataflow", "generated_at": generated_at, "invocation_id": invocation_id,
@@ -196,8 +207,7 @@ pub fn write_manifest(
         },
         "nodes": nodes, "sources": sources, "macros": {}, "exposures": {}, "metrics": {},
         "parent_map": parent_map, "child_map": child_map,
-    });
-    write_json(&target.join("manifest.json"), &manifest)
+    })
 }
 
 /// Writes `target/run_results.json`.
@@ -228,7 +238,60 @@ pub fn write_run_results(
     write_json(&target.join("run_results.json"), &document)
 }
 
-fn write_json(path: &Path, value: &Value) -> Result<()> {
+/// Writes `target/sources.json` (dbt's sources artifact, schema v3) for a freshness run.
+pub fn write_sources(
+    target: &Path,
+    project: &DbtProject,
+    results: &[crate::freshness::FreshnessResult],
+    invocation_id: &str,
+    generated_at: &str,
+    elapsed: f64,
+) -> Result<()> {
+    let period = |p: Option<crate::freshness::Period>| {
+        p.map(|p| {
+            let unit = match p.period {
+                crate::freshness::PeriodUnit::Minute => "minute",
+                crate::freshness::PeriodUnit::Hour => "hour",
+                crate::freshness::PeriodUnit::Day => "day",
+            };
+            json!({"count": p.count, "period": unit})
+        })
+    };
+    let entries: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let (source, table) = r.name.split_once('.').unwrap_or((&r.name, ""));
+            let message = match &r.status {
+                crate::freshness::FreshnessStatus::Error(m)
+                | crate::freshness::FreshnessStatus::RuntimeError(m) => Some(m.clone()),
+                _ => None,
+            };
+            json!({
+                "unique_id": source_id(project, source, table),
+                "max_loaded_at": r.max_loaded_at, "snapshotted_at": generated_at,
+                "max_loaded_at_time_ago_in_s": r.age_seconds, "status": r.status.as_str(),
+                "criteria": {
+                    "warn_after": period(r.criteria.warn_after),
+                    "error_after": period(r.criteria.error_after),
+                    "filter": r.criteria.filter,
+                },
+                "error": message, "execution_time": r.seconds, "thread_id": "Thread-1",
+                "adapter_response": {}, "timing": [],
+            })
+        })
+        .collect();
+    let document = json!({
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json",
+            "dbt_version": "dataflow", "generated_at": generated_at, "invocation_id": invocation_id,
+        },
+        "results": entries, "elapsed_time": elapsed,
+    });
+    write_json(&target.join("sources.json"), &document)
+}
+
+/// Writes JSON to `path` atomically (temp file, then rename).
+pub fn write_json(path: &Path, value: &Value) -> Result<()> {
     let io = |e: std::io::Error| Error::Project {
         path: path.to_path_buf(),
         message: e.to_string(),

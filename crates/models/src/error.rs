@@ -29,7 +29,7 @@ pub enum Error {
     #[error("{0}")]
     Graph(String),
     /// A model's SQL failed to plan or run.
-    #[error("model `{model}` ({path}): {message}\ncompiled SQL:\n{sql}")]
+    #[error("model `{model}` ({path}): {message}\n{}", crate::sql_position::excerpt(.sql, .message))]
     Sql {
         /// The model.
         model: String,

@@ -8,25 +8,35 @@
 use std::collections::BTreeSet;
 
 pub mod artifacts;
+pub mod docs;
 pub mod error;
+pub mod freshness;
 pub mod graph;
+pub mod incremental;
+pub mod introspect;
 pub mod macros;
 pub mod project;
+pub(crate) mod relation_macros;
 pub mod render;
 pub mod run;
 pub mod schema_tests;
+pub mod seed;
 pub mod select;
+pub mod sql_position;
+pub mod testing;
 
 pub use error::{Error, Result};
 pub use graph::build_order;
 pub use project::{DbtProject, Materialization, Model, ModelConfig, Seed, SourceTable};
 pub use render::{Compiled, RenderContext, compile};
 pub use run::{
-    NodeResult, Status, TestResult, TestStatus, load_seed, register_views, run, test,
+    Introspector, NodeResult, Recompile, RunOptions, Status, register_views, run, settle,
     write_compiled,
 };
 pub use schema_tests::{SchemaTest, Severity, schema_tests, singular_tests};
+pub use seed::load_seed;
 pub use select::select;
+pub use testing::{TestResult, TestStatus, test};
 
 /// Renders every enabled model and returns them in build order, ephemeral models inlined as
 /// CTEs into the models that ref them.
@@ -53,6 +63,41 @@ pub fn compile_project(project: &DbtProject, ctx: &RenderContext) -> Result<Vec<
     let order = build_order(&compiled, &seeds)?;
     let ordered: Vec<Compiled> = order.into_iter().map(|i| compiled[i].clone()).collect();
     Ok(inline_ephemeral(ordered))
+}
+
+/// Renders one model of `all` (the output of [`compile_project`]) again, e.g. once its
+/// introspective macros can be answered, with its ephemeral parents inlined the same way.
+pub fn recompile(
+    project: &DbtProject,
+    ctx: &RenderContext,
+    all: &[Compiled],
+    name: &str,
+) -> Result<Compiled> {
+    let model = project
+        .models
+        .iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| Error::Graph(format!("no model named `{name}`")))?;
+    let ephemeral: BTreeSet<String> = all
+        .iter()
+        .filter(|m| m.materialization == Materialization::Ephemeral)
+        .map(|m| m.name.clone())
+        .collect();
+    let fresh = compile(project, model, ctx, &ephemeral)?;
+    let models: Vec<Compiled> = all
+        .iter()
+        .map(|m| {
+            if m.name == name {
+                fresh.clone()
+            } else {
+                m.clone()
+            }
+        })
+        .collect();
+    inline_ephemeral(models)
+        .into_iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| Error::Graph(format!("no model named `{name}`")))
 }
 
 /// Prepends the CTEs of every (transitively) ref'd ephemeral model, in build order.

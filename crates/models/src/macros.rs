@@ -7,18 +7,23 @@ use std::sync::Arc;
 use minijinja::value::{Kwargs, Object, Value};
 use minijinja::{Error, ErrorKind, State};
 
-/// The `dbt` / `dbt_utils` namespace object.
+/// The `dbt` / `dbt_utils` namespace object, with the answers introspective macros need.
 #[derive(Debug)]
-pub struct CrossDbMacros;
+pub struct CrossDbMacros {
+    /// Columns and values read from the session so far.
+    pub introspection: Arc<crate::introspect::Introspection>,
+    /// What this render asked and could not be told yet.
+    pub misses: crate::introspect::Misses,
+}
 
 /// Positional arguments followed by optional keyword arguments, looked up either way.
-struct Args {
+pub(crate) struct Args {
     positional: Vec<Value>,
     kwargs: Option<Kwargs>,
 }
 
 impl Args {
-    fn new(args: &[Value]) -> Args {
+    pub(crate) fn new(args: &[Value]) -> Args {
         match args.split_last() {
             Some((last, rest)) if last.is_kwargs() => Args {
                 positional: rest.to_vec(),
@@ -31,7 +36,7 @@ impl Args {
         }
     }
 
-    fn get(&self, index: usize, name: &str) -> Option<Value> {
+    pub(crate) fn get(&self, index: usize, name: &str) -> Option<Value> {
         if let Some(value) = self.positional.get(index) {
             return Some(value.clone());
         }
@@ -40,7 +45,36 @@ impl Args {
             .and_then(|k| k.get::<Option<Value>>(name).ok().flatten())
     }
 
-    fn text(&self, index: usize, name: &str, method: &str) -> Result<String, Error> {
+    /// An optional argument as text; `none` counts as absent.
+    pub(crate) fn optional_text(&self, index: usize, name: &str) -> Option<String> {
+        self.get(index, name)
+            .filter(|v| !v.is_none() && !v.is_undefined())
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+    }
+
+    /// An optional boolean argument.
+    pub(crate) fn flag(&self, index: usize, name: &str, default: bool) -> bool {
+        self.get(index, name)
+            .filter(|v| !v.is_none() && !v.is_undefined())
+            .map_or(default, |v| v.is_true())
+    }
+
+    /// An optional list argument; absent or `none` is empty, one string is a list of one.
+    pub(crate) fn list_or_empty(
+        &self,
+        index: usize,
+        name: &str,
+        method: &str,
+    ) -> Result<Vec<String>, Error> {
+        match self.get(index, name) {
+            None => Ok(Vec::new()),
+            Some(v) if v.is_none() || v.is_undefined() => Ok(Vec::new()),
+            Some(v) if v.as_str().is_some() => Ok(vec![v.as_str().unwrap_or_default().to_string()]),
+            Some(_) => self.list(index, name, method),
+        }
+    }
+
+    pub(crate) fn text(&self, index: usize, name: &str, method: &str) -> Result<String, Error> {
         self.get(index, name)
             .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
             .ok_or_else(|| {
@@ -51,7 +85,12 @@ impl Args {
             })
     }
 
-    fn list(&self, index: usize, name: &str, method: &str) -> Result<Vec<String>, Error> {
+    pub(crate) fn list(
+        &self,
+        index: usize,
+        name: &str,
+        method: &str,
+    ) -> Result<Vec<String>, Error> {
         let value = self.get(index, name).ok_or_else(|| {
             Error::new(
                 ErrorKind::MissingArgument,
@@ -211,6 +250,11 @@ impl Object for CrossDbMacros {
             "type_boolean" => return Ok(sql_type("boolean")),
             "type_timestamp" => return Ok(sql_type("timestamp")),
             other => {
+                if let Some(result) =
+                    crate::relation_macros::call(other, &a, &self.introspection, &self.misses)
+                {
+                    return result;
+                }
                 return Err(Error::new(
                     ErrorKind::UnknownMethod,
                     format!("dbt/dbt_utils macro `{other}` is not available"),

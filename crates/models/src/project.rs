@@ -102,6 +102,11 @@ pub struct ModelConfig {
     pub enabled: bool,
     /// Columns identifying a row of an incremental model (merge instead of append).
     pub unique_key: Vec<String>,
+    /// `incremental_strategy`: `append`, `merge` or `delete+insert` (default: merge with a
+    /// `unique_key`, append without).
+    pub incremental_strategy: Option<String>,
+    /// `on_schema_change`: `ignore` (default), `fail`, `append_new_columns`, `sync_all_columns`.
+    pub on_schema_change: String,
     /// For tests: `error` (default) or `warn`.
     pub severity: String,
     /// dataflow extension: also export the built table as Hive-partitioned Parquet.
@@ -128,6 +133,8 @@ impl Default for ModelConfig {
             tags: Vec::new(),
             enabled: true,
             unique_key: Vec::new(),
+            incremental_strategy: None,
+            on_schema_change: "ignore".to_string(),
             severity: "error".to_string(),
             export: None,
         }
@@ -186,6 +193,16 @@ impl ModelConfig {
                 }
                 _ => {}
             },
+            "incremental_strategy" => {
+                if let Some(text) = value.as_str() {
+                    self.incremental_strategy = Some(text.to_ascii_lowercase());
+                }
+            }
+            "on_schema_change" => {
+                if let Some(text) = value.as_str() {
+                    self.on_schema_change = text.to_ascii_lowercase();
+                }
+            }
             "enabled" => {
                 if let Some(enabled) = value.as_bool() {
                     self.enabled = enabled;
@@ -223,7 +240,7 @@ pub struct Seed {
 }
 
 /// A declared source table: `source('<source>', '<table>')` reads lake table `identifier`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceTable {
     /// Source name.
     pub source: String,
@@ -231,6 +248,12 @@ pub struct SourceTable {
     pub table: String,
     /// The lake table it reads.
     pub identifier: String,
+    /// Column holding each row's load time, for freshness checks.
+    pub loaded_at_field: Option<String>,
+    /// Freshness criteria (the table's settings over the source's), if any.
+    pub freshness: Option<crate::freshness::FreshnessSpec>,
+    /// The schema file that declares it.
+    pub file: PathBuf,
 }
 
 /// A loaded project.
@@ -360,6 +383,10 @@ struct SourceEntry {
     name: String,
     #[serde(default)]
     tables: Vec<SourceTableEntry>,
+    #[serde(default)]
+    loaded_at_field: Option<String>,
+    #[serde(default, deserialize_with = "explicit")]
+    freshness: Option<Option<crate::freshness::FreshnessSpec>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -367,6 +394,19 @@ struct SourceTableEntry {
     name: String,
     #[serde(default)]
     identifier: Option<String>,
+    #[serde(default)]
+    loaded_at_field: Option<String>,
+    #[serde(default, deserialize_with = "explicit")]
+    freshness: Option<Option<crate::freshness::FreshnessSpec>>,
+}
+
+/// Tells `freshness: null` (Some(None): checks turned off) from no `freshness` key (None).
+fn explicit<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 impl DbtProject {
@@ -426,12 +466,24 @@ impl DbtProject {
                 schema_files.push((path.clone(), tree));
                 for source in schema.sources {
                     for table in source.tables {
+                        let freshness = match (&source.freshness, table.freshness) {
+                            (_, Some(None)) => None,
+                            (Some(Some(outer)), Some(Some(inner))) => Some(outer.overlay(inner)),
+                            (_, Some(Some(inner))) => Some(inner),
+                            (Some(outer), None) => outer.clone(),
+                            (None, None) => None,
+                        };
                         sources.push(SourceTable {
                             identifier: table
                                 .identifier
                                 .unwrap_or_else(|| format!("{}_{}", source.name, table.name)),
                             source: source.name.clone(),
                             table: table.name,
+                            loaded_at_field: table
+                                .loaded_at_field
+                                .or_else(|| source.loaded_at_field.clone()),
+                            freshness,
+                            file: path.clone(),
                         });
                     }
                 }

@@ -29,6 +29,9 @@ pub struct Compiled {
     pub config: ModelConfig,
     /// How to build it.
     pub materialization: Materialization,
+    /// Questions introspective macros could not answer while rendering: the model is rendered
+    /// again once the runner has answered them.
+    pub pending: Vec<crate::introspect::Request>,
 }
 
 /// Values every model of one invocation sees.
@@ -44,6 +47,8 @@ pub struct RenderContext {
     pub existing_tables: std::collections::BTreeSet<String>,
     /// `--full-refresh`: incremental models are rebuilt from scratch.
     pub full_refresh: bool,
+    /// Columns and values read for introspective macros, shared by every render.
+    pub introspection: Arc<crate::introspect::Introspection>,
 }
 
 /// The CTE name an ephemeral model is inlined under.
@@ -169,7 +174,11 @@ pub fn compile(
             lock(&config).materialized == "incremental" && exists && !full_refresh
         });
     }
-    let cross_db = minijinja::Value::from_object(crate::macros::CrossDbMacros);
+    let misses: crate::introspect::Misses = Arc::default();
+    let cross_db = minijinja::Value::from_object(crate::macros::CrossDbMacros {
+        introspection: ctx.introspection.clone(),
+        misses: misses.clone(),
+    });
     env.add_global("dbt", cross_db.clone());
     env.add_global("dbt_utils", cross_db);
 
@@ -210,6 +219,11 @@ pub fn compile(
             line: 0,
             message,
         })?;
+    crate::incremental::validate_config(&config).map_err(|message| Error::Render {
+        path: model.path.clone(),
+        line: 0,
+        message,
+    })?;
     let refs = lock(&refs).clone();
     let sources = lock(&sources).clone();
     Ok(Compiled {
@@ -220,5 +234,11 @@ pub fn compile(
         sources,
         config,
         materialization,
+        pending: {
+            let mut pending = lock(&misses).clone();
+            pending.sort();
+            pending.dedup();
+            pending
+        },
     })
 }

@@ -2,14 +2,18 @@
 //! written to the lake as a new Delta version (a failed model leaves the previous version).
 //! A model whose upstream failed is skipped, as dbt does.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use dataflow_engine::datafusion::prelude::SessionContext;
 use dataflow_engine::{Lake, register_lake_table};
+use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use crate::error::{Error, Result};
+use crate::introspect::Introspection;
 use crate::project::Materialization;
 use crate::render::Compiled;
 
@@ -143,18 +147,16 @@ async fn build(
         }
         Materialization::Table | Materialization::Incremental => {
             let frame = ctx.sql(&model.sql).await.map_err(|e| sql_error(&e))?;
+            let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
             let batches = frame.collect().await.map_err(|e| sql_error(&e))?;
             let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
             let exists = lake.load(&model.name).await?.is_some();
             let incremental =
                 model.materialization == Materialization::Incremental && exists && !full_refresh;
-            if !incremental {
-                lake.replace(&model.name, batches).await?;
-            } else if model.config.unique_key.is_empty() {
-                lake.append(&model.name, batches).await?;
+            if incremental {
+                crate::incremental::write(ctx, lake, model, schema, batches).await?;
             } else {
-                lake.merge(ctx, &model.name, batches, &model.config.unique_key)
-                    .await?;
+                lake.replace(&model.name, batches).await?;
             }
             register_lake_table(ctx, lake, &model.name).await?;
             if let Some(export) = &model.config.export {
@@ -167,55 +169,194 @@ async fn build(
     }
 }
 
-/// Builds `models` (already in ref order), calling `report` after each.
+/// Renders a model again by name, once introspection has answered its questions.
+pub type Recompile = Arc<dyn Fn(&str) -> Result<Compiled> + Send + Sync>;
+
+/// Answers introspective macros (`dbt_utils.star`, ...) just before a model is built: the
+/// shared answers and a way to render a model again with them.
+#[derive(Clone)]
+pub struct Introspector {
+    /// Answers, shared with rendering.
+    pub introspection: Arc<Introspection>,
+    /// Renders a model again by name.
+    pub recompile: Recompile,
+}
+
+/// How a run builds its models.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Rebuild incremental models from scratch.
+    pub full_refresh: bool,
+    /// Models built at once (at least 1); a model starts when all its upstream models are built.
+    pub threads: usize,
+    /// The project directory, for exports.
+    pub project_dir: PathBuf,
+    /// Without it, models with introspective macros build as compiled (with placeholders).
+    pub introspector: Option<Introspector>,
+}
+
+/// Answers a model's introspection questions from the session and renders it again, until it
+/// asks nothing new (a few rounds at most: a macro may depend on another's answer).
+pub async fn settle(
+    ctx: &SessionContext,
+    introspector: Option<&Introspector>,
+    mut model: Compiled,
+) -> Result<Compiled> {
+    const ROUNDS: usize = 4;
+    for _ in 0..ROUNDS {
+        let Some(introspector) = introspector else {
+            return Ok(model);
+        };
+        if model.pending.is_empty() {
+            return Ok(model);
+        }
+        if let Err(message) = introspector
+            .introspection
+            .resolve(ctx, &model.pending)
+            .await
+        {
+            return Err(Error::Sql {
+                model: model.name.clone(),
+                path: model.path.clone(),
+                message: format!("introspective macro: {message}"),
+                sql: model.sql.clone(),
+            });
+        }
+        model = (introspector.recompile)(&model.name)?;
+    }
+    Err(Error::Render {
+        path: model.path.clone(),
+        line: 0,
+        message: format!(
+            "introspective macros still need answers after {ROUNDS} rounds: {:?}",
+            model.pending
+        ),
+    })
+}
+
+/// Builds `models` (given in ref order), up to `options.threads` at a time, calling `report`
+/// as each finishes (with its position in finishing order). A model whose upstream failed or
+/// was skipped is skipped.
 pub async fn run(
     ctx: &SessionContext,
     lake: &Lake,
     models: &[Compiled],
-    full_refresh: bool,
-    project_dir: &Path,
+    options: &RunOptions,
     mut report: impl FnMut(usize, &NodeResult),
 ) -> Vec<NodeResult> {
-    let mut results: Vec<NodeResult> = Vec::with_capacity(models.len());
-    for (position, model) in models.iter().enumerate() {
-        let started = Instant::now();
-        let upstream_failed = model.refs.iter().any(|r| {
-            results
+    let index: HashMap<&str, usize> = models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.name.as_str(), i))
+        .collect();
+    // Upstream models in this run; models outside it are already built.
+    let upstream: Vec<Vec<usize>> = models
+        .iter()
+        .map(|m| {
+            m.refs
                 .iter()
-                .any(|done| &done.name == r && done.status != Status::Success)
-        });
-        let (status, rows) = if upstream_failed {
-            (Status::Skipped, None)
-        } else {
-            match build(ctx, lake, model, full_refresh, project_dir).await {
-                Ok(rows) => (Status::Success, rows),
-                Err(err) => {
-                    warn!(model = %model.name, error = %err, "model failed");
-                    (Status::Error(err.to_string()), None)
-                }
-            }
-        };
+                .filter_map(|r| index.get(r.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let threads = options.threads.max(1);
+    let mut done: Vec<Option<bool>> = vec![None; models.len()];
+    let mut started = vec![false; models.len()];
+    let mut results: Vec<NodeResult> = Vec::with_capacity(models.len());
+    let mut running = JoinSet::new();
+    let mut tasks: HashMap<tokio::task::Id, usize> = HashMap::new();
+    let mut finish = |i: usize, status: Status, rows, seconds, results: &mut Vec<NodeResult>| {
+        let model: &Compiled = &models[i];
         let result = NodeResult {
             name: model.name.clone(),
             materialization: model.materialization,
             status,
             rows,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds,
         };
-        debug!(model = %result.name, status = ?result.status, seconds = result.seconds, "model done");
-        report(position, &result);
+        debug!(model = %result.name, status = ?result.status, seconds, "model done");
+        report(results.len(), &result);
         results.push(result);
+    };
+    loop {
+        // Skip what can no longer run and start what is ready, in build order.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in 0..models.len() {
+                if started[i] {
+                    continue;
+                }
+                if upstream[i].iter().any(|&u| done[u] == Some(false)) {
+                    started[i] = true;
+                    done[i] = Some(false);
+                    finish(i, Status::Skipped, None, 0.0, &mut results);
+                    changed = true;
+                } else if running.len() < threads
+                    && upstream[i].iter().all(|&u| done[u] == Some(true))
+                {
+                    started[i] = true;
+                    let (ctx, lake, model) = (ctx.clone(), lake.clone(), models[i].clone());
+                    let options = options.clone();
+                    let handle = running.spawn(async move {
+                        let clock = Instant::now();
+                        let outcome = match settle(&ctx, options.introspector.as_ref(), model).await
+                        {
+                            Ok(model) => {
+                                build(
+                                    &ctx,
+                                    &lake,
+                                    &model,
+                                    options.full_refresh,
+                                    &options.project_dir,
+                                )
+                                .await
+                            }
+                            Err(err) => Err(err),
+                        };
+                        (outcome, clock.elapsed().as_secs_f64())
+                    });
+                    tasks.insert(handle.id(), i);
+                }
+            }
+        }
+        let Some(joined) = running.join_next_with_id().await else {
+            break;
+        };
+        let (i, outcome, seconds) = match joined {
+            Ok((id, (outcome, seconds))) => (tasks.get(&id).copied(), outcome, seconds),
+            Err(err) => (
+                tasks.get(&err.id()).copied(),
+                Err(Error::Graph(format!("the model's task failed: {err}"))),
+                0.0,
+            ),
+        };
+        let Some(i) = i else { continue };
+        let (status, rows) = match outcome {
+            Ok(rows) => (Status::Success, rows),
+            Err(err) => {
+                warn!(model = %models[i].name, error = %err, "model failed");
+                (Status::Error(err.to_string()), None)
+            }
+        };
+        done[i] = Some(status == Status::Success);
+        finish(i, status, rows, seconds, &mut results);
     }
     results
 }
 
 /// Re-creates the run's views in `ctx` (views live in the session, not in the lake), so tests
 /// and queries can read them without rebuilding tables.
-pub async fn register_views(ctx: &SessionContext, models: &[Compiled]) -> Result<()> {
+pub async fn register_views(
+    ctx: &SessionContext,
+    models: &[Compiled],
+    introspector: Option<&Introspector>,
+) -> Result<()> {
     for model in models
         .iter()
         .filter(|m| m.materialization == Materialization::View)
     {
+        let model = &settle(ctx, introspector, model.clone()).await?;
         let statement = format!("CREATE OR REPLACE VIEW {} AS {}", model.name, model.sql);
         let sql_error = |e: &dyn std::fmt::Display| Error::Sql {
             model: model.name.clone(),
@@ -227,234 +368,4 @@ pub async fn register_views(ctx: &SessionContext, models: &[Compiled]) -> Result
         frame.collect().await.map_err(|e| sql_error(&e))?;
     }
     Ok(())
-}
-
-/// The outcome of one schema test.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TestStatus {
-    /// No failing rows.
-    Pass,
-    /// Failing rows, error severity.
-    Fail(u64),
-    /// Failing rows, warn severity.
-    Warn(u64),
-    /// The test query itself failed.
-    Error(String),
-}
-
-/// One schema test's result.
-#[derive(Debug, Clone)]
-pub struct TestResult {
-    /// Test name.
-    pub name: String,
-    /// Outcome.
-    pub status: TestStatus,
-    /// Up to five failing rows, as a text table.
-    pub sample: String,
-    /// Wall time.
-    pub seconds: f64,
-}
-
-async fn count_and_sample(
-    ctx: &SessionContext,
-    sql: &str,
-) -> std::result::Result<(u64, String), String> {
-    use dataflow_engine::datafusion::arrow::array::{Array, Int64Array};
-    let count_sql = format!("select count(*) as failures from ({sql}) as dbt_test");
-    let batches = ctx
-        .sql(&count_sql)
-        .await
-        .map_err(|e| e.to_string())?
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?;
-    let failures = batches
-        .first()
-        .and_then(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .map(|a| if a.is_empty() { 0 } else { a.value(0) })
-        })
-        .unwrap_or(0) as u64;
-    if failures == 0 {
-        return Ok((0, String::new()));
-    }
-    let sample = ctx
-        .sql(&format!("select * from ({sql}) as dbt_test limit 5"))
-        .await
-        .map_err(|e| e.to_string())?
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?;
-    let text = dataflow_engine::datafusion::arrow::util::pretty::pretty_format_batches(&sample)
-        .map(|t| t.to_string())
-        .unwrap_or_default();
-    Ok((failures, text))
-}
-
-/// Applies severity, `error_if` and `warn_if` to a failure count, as dbt does.
-fn classify(
-    test: &crate::schema_tests::SchemaTest,
-    failures: u64,
-) -> std::result::Result<TestStatus, String> {
-    use crate::schema_tests::{Severity, threshold_met};
-    if test.severity == Severity::Error && threshold_met(&test.error_if, failures)? {
-        return Ok(TestStatus::Fail(failures));
-    }
-    if threshold_met(&test.warn_if, failures)? {
-        return Ok(TestStatus::Warn(failures));
-    }
-    Ok(TestStatus::Pass)
-}
-
-/// Replaces `dbt_test__audit__<test>` with the test's failing rows.
-async fn store_failures(
-    ctx: &SessionContext,
-    lake: &Lake,
-    test: &crate::schema_tests::SchemaTest,
-) -> Result<()> {
-    let failed = |e: &dyn std::fmt::Display| Error::Sql {
-        model: test.name.clone(),
-        path: test.file.clone(),
-        message: e.to_string(),
-        sql: test.sql.clone(),
-    };
-    let frame = ctx.sql(&test.sql).await.map_err(|e| failed(&e))?;
-    let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
-    let mut batches = frame.collect().await.map_err(|e| failed(&e))?;
-    if batches.is_empty() {
-        // No failures: the audit table still exists, empty, with the test's columns.
-        batches.push(dataflow_engine::datafusion::arrow::array::RecordBatch::new_empty(schema));
-    }
-    let table = format!("dbt_test__audit__{}", test.name);
-    lake.replace(&table, batches).await?;
-    Ok(())
-}
-
-/// Runs schema tests, calling `report` after each.
-pub async fn test(
-    ctx: &SessionContext,
-    lake: &Lake,
-    tests: &[crate::schema_tests::SchemaTest],
-    mut report: impl FnMut(usize, &TestResult),
-) -> Vec<TestResult> {
-    let mut results = Vec::with_capacity(tests.len());
-    for (position, schema_test) in tests.iter().enumerate() {
-        let started = Instant::now();
-        let outcome = match count_and_sample(ctx, &schema_test.sql).await {
-            Ok((n, sample)) => classify(schema_test, n).map(|status| (status, sample, n)),
-            Err(message) => Err(message),
-        };
-        let outcome = match outcome {
-            Ok((status, sample, n)) if schema_test.store_failures => {
-                match store_failures(ctx, lake, schema_test).await {
-                    Ok(()) => Ok((status, sample)),
-                    Err(err) => Err(format!("storing {n} failures: {err}")),
-                }
-            }
-            Ok((status, sample, _)) => Ok((status, sample)),
-            Err(message) => Err(message),
-        };
-        let (status, sample) = match outcome {
-            Ok(result) => result,
-            Err(message) => (
-                TestStatus::Error(format!("{message}\ncompiled SQL:\n{}", schema_test.sql)),
-                String::new(),
-            ),
-        };
-        let result = TestResult {
-            name: schema_test.name.clone(),
-            status,
-            sample,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        report(position, &result);
-        results.push(result);
-    }
-    results
-}
-
-/// Loads one CSV seed into the lake as table `<name>` (types inferred, `column_types` applied),
-/// replacing its previous contents in one version. Returns the row count.
-pub async fn load_seed(
-    ctx: &SessionContext,
-    lake: &Lake,
-    seed: &crate::project::Seed,
-) -> Result<u64> {
-    use dataflow_engine::datafusion::prelude::CsvReadOptions;
-    let error = |e: &dyn std::fmt::Display| Error::Project {
-        path: seed.path.clone(),
-        message: e.to_string(),
-    };
-    let path = seed.path.to_string_lossy().into_owned();
-    let options = || {
-        CsvReadOptions::new()
-            .has_header(true)
-            .file_extension(".csv")
-    };
-    let inferred = ctx
-        .read_csv(path.clone(), options())
-        .await
-        .map_err(|e| error(&e))?;
-    let fields: Vec<String> = inferred
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    for column in seed.column_types.keys() {
-        if !fields.contains(column) {
-            return Err(error(&format!(
-                "column_types names `{column}`, which is not a column; columns: {}",
-                fields.join(", ")
-            )));
-        }
-    }
-    // Columns with declared types are read as text and cast, so `01` stays `01` as varchar.
-    let schema = dataflow_engine::datafusion::arrow::datatypes::Schema::new(
-        inferred
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| {
-                if seed.column_types.contains_key(f.name()) {
-                    dataflow_engine::datafusion::arrow::datatypes::Field::new(
-                        f.name(),
-                        dataflow_engine::datafusion::arrow::datatypes::DataType::Utf8,
-                        true,
-                    )
-                } else {
-                    f.as_ref().clone()
-                }
-            })
-            .collect::<Vec<_>>(),
-    );
-    let frame = ctx
-        .read_csv(path, options().schema(&schema))
-        .await
-        .map_err(|e| error(&e))?;
-    let staging = format!("__dataflow_seed_{}", seed.name);
-    ctx.register_table(staging.as_str(), frame.into_view())
-        .map_err(|e| error(&e))?;
-    let projection: Vec<String> = fields
-        .iter()
-        .map(|f| match seed.column_types.get(f) {
-            Some(t) => format!("cast(\"{f}\" as {t}) as \"{f}\""),
-            None => format!("\"{f}\""),
-        })
-        .collect();
-    let sql = format!("select {} from {staging}", projection.join(", "));
-    let result = async {
-        let frame = ctx.sql(&sql).await.map_err(|e| error(&e))?;
-        frame.collect().await.map_err(|e| error(&e))
-    }
-    .await;
-    ctx.deregister_table(staging.as_str())
-        .map_err(|e| error(&e))?;
-    let batches = result?;
-    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-    lake.replace(&seed.name, batches).await?;
-    register_lake_table(ctx, lake, &seed.name).await?;
-    Ok(rows)
 }

@@ -228,6 +228,7 @@ mod tests {
                 ..ModelConfig::default()
             },
             materialization: Materialization::View,
+            pending: Vec::new(),
         }
     }
 

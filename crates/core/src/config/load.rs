@@ -89,7 +89,36 @@ pub fn locate(text: &str, keys: &[String]) -> Option<usize> {
 
 /// Loads and validates the project in `dir`.
 pub fn load_project(dir: &Path) -> Result<Project> {
-    let file = dir.join(PROJECT_FILE);
+    load_project_file(dir, PROJECT_FILE)
+}
+
+/// Loads the project in `dir`, or, when `dir` has no `dataflow.yml` but is a dbt project
+/// (`dbt_project.yml`), a project with every default: the lake in `dir/lake`, no sources. So a
+/// plain dbt project runs unchanged.
+pub fn load_project_or_dbt(dir: &Path) -> Result<Project> {
+    if !dir.join(PROJECT_FILE).exists() && dir.join("dbt_project.yml").exists() {
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "dbt".to_string());
+        return Ok(Project {
+            dir: dir.to_path_buf(),
+            file: dir.join("dbt_project.yml"),
+            config: ProjectConfig {
+                name,
+                description: None,
+                lake: Default::default(),
+                ingest: Default::default(),
+                sources: Default::default(),
+            },
+        });
+    }
+    load_project(dir)
+}
+
+fn load_project_file(dir: &Path, name: &str) -> Result<Project> {
+    let file = dir.join(name);
     let text = std::fs::read_to_string(&file).map_err(|source| Error::Read {
         path: file.clone(),
         source,

@@ -6,6 +6,8 @@ mod load;
 mod project;
 mod source;
 
-pub use load::{PROJECT_FILE, apply_env_overrides, load_project, locate, parse_yaml};
+pub use load::{
+    PROJECT_FILE, apply_env_overrides, load_project, load_project_or_dbt, locate, parse_yaml,
+};
 pub use project::{IngestDefaults, LakeConfig, Project, ProjectConfig};
 pub use source::{ColumnConfig, CsvOptions, FileFormat, SourceConfig, SourceType};

@@ -141,6 +141,7 @@ fn models_args(action: ModelsAction) -> ModelsArgs {
         select: Vec::new(),
         exclude: Vec::new(),
         full_refresh: false,
+        threads: None,
     }
 }
 
@@ -220,6 +221,8 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
 
     // 5. Models: staging, intermediate, marts (customer_360, customer_features), then their tests.
     let started = Instant::now();
+    println!("\nSource freshness (dataflow models freshness):");
+    super::models::run(&project, models_args(ModelsAction::Freshness), run_id).await?;
     println!("\nModels (dataflow models run):");
     super::models::run(&project, models_args(ModelsAction::Run), run_id).await?;
     println!("\nSchema tests (dataflow models test):");

@@ -1,6 +1,7 @@
 //! One module per command; `run` dispatches.
 
 mod demo;
+mod freshness;
 mod generate;
 mod ingest;
 mod models;
@@ -10,7 +11,7 @@ mod tables;
 use std::collections::HashMap;
 
 use anyhow::Context;
-use dataflow_core::config::{Project, load_project};
+use dataflow_core::config::{Project, load_project, load_project_or_dbt};
 use dataflow_core::ids::RunId;
 use dataflow_engine::Lake;
 
@@ -27,15 +28,15 @@ pub async fn run(cli: Cli, run_id: &RunId) -> anyhow::Result<()> {
             ingest::run(&project, &args.sources, run_id).await
         }
         Command::Models(args) => {
-            let project = load_project(&project_dir)?;
+            let project = load_project_or_dbt(&project_dir)?;
             models::run(&project, args, run_id).await
         }
         Command::Query(args) => {
-            let project = load_project(&project_dir)?;
+            let project = load_project_or_dbt(&project_dir)?;
             query::run(&project, &args.sql, args.format).await
         }
         Command::Tables(_) => {
-            let project = load_project(&project_dir)?;
+            let project = load_project_or_dbt(&project_dir)?;
             tables::run(&project).await
         }
     }

@@ -78,6 +78,9 @@ async fn run_one(
     if action == ModelsAction::Seed {
         return seed(project, &dbt, args).await;
     }
+    if action == ModelsAction::Freshness {
+        return super::freshness::run(project, &dbt, args, run_id).await;
+    }
     let lake = super::open_lake(project)?;
     let context = RenderContext {
         vars: parse_vars(args.vars.as_deref())?,
@@ -85,6 +88,7 @@ async fn run_one(
         invocation_id: run_id.to_string(),
         existing_tables: lake.table_names().await?.into_iter().collect(),
         full_refresh: args.full_refresh,
+        introspection: std::sync::Arc::default(),
     };
     let all_models = compile_project(&dbt, &context)?;
     let models = dataflow_models::select(&all_models, &args.select, &args.exclude)?;
@@ -95,7 +99,25 @@ async fn run_one(
         .cloned()
         .collect();
     let target = project.dir.join("target");
-    write_compiled(&target, &dbt.dir, &dbt.name, &models)?;
+    if matches!(action, ModelsAction::Compile | ModelsAction::Run) {
+        write_compiled(&target, &dbt.dir, &dbt.name, &models)?;
+    }
+    let introspector = dataflow_models::Introspector {
+        introspection: context.introspection.clone(),
+        recompile: {
+            let (dbt, context, all) = (dbt.clone(), context.clone(), all_models.clone());
+            let target = target.clone();
+            let write = action == ModelsAction::Run;
+            std::sync::Arc::new(move |name: &str| {
+                let model = dataflow_models::recompile(&dbt, &context, &all, name)?;
+                // target/compiled shows the SQL that ran, not the parse-time placeholder.
+                if write {
+                    write_compiled(&target, &dbt.dir, &dbt.name, std::slice::from_ref(&model))?;
+                }
+                Ok(model)
+            })
+        },
+    };
     let generated_at = context.run_started_at.clone();
     artifacts::write_manifest(&target, &dbt, &all_models, run_id.as_str(), &generated_at)?;
     let started = std::time::Instant::now();
@@ -137,30 +159,32 @@ async fn run_one(
                 }
             }
             let ctx = new_session(&lake).await.context("opening the lake")?;
-            dataflow_models::register_views(&ctx, &all_models).await?;
+            dataflow_models::register_views(&ctx, &all_models, Some(&introspector)).await?;
             let total = tests.len();
-            let results = dataflow_models::test(&ctx, &lake, &tests, |position, result| {
-                let (status, detail) = match &result.status {
-                    TestStatus::Pass => ("PASS", String::new()),
-                    TestStatus::Fail(n) => {
-                        ("FAIL", format!(" ({n} failing rows)\n{}", result.sample))
-                    }
-                    TestStatus::Warn(n) => {
-                        ("WARN", format!(" ({n} failing rows)\n{}", result.sample))
-                    }
-                    TestStatus::Error(message) => (
-                        "ERROR",
-                        format!("\n    {}", message.replace('\n', "\n    ")),
-                    ),
-                };
-                println!(
-                    "{:>3} of {total} {status:<5} {} [{:.2}s]{detail}",
-                    position + 1,
-                    result.name,
-                    result.seconds
-                );
-            })
-            .await;
+            let threads = threads(args);
+            let results =
+                dataflow_models::test(&ctx, &lake, &tests, threads, |position, result| {
+                    let (status, detail) = match &result.status {
+                        TestStatus::Pass => ("PASS", String::new()),
+                        TestStatus::Fail(n) => {
+                            ("FAIL", format!(" ({n} failing rows)\n{}", result.sample))
+                        }
+                        TestStatus::Warn(n) => {
+                            ("WARN", format!(" ({n} failing rows)\n{}", result.sample))
+                        }
+                        TestStatus::Error(message) => (
+                            "ERROR",
+                            format!("\n    {}", message.replace('\n', "\n    ")),
+                        ),
+                    };
+                    println!(
+                        "{:>3} of {total} {status:<5} {} [{:.2}s]{detail}",
+                        position + 1,
+                        result.name,
+                        result.seconds
+                    );
+                })
+                .await;
             let entries: Vec<ResultEntry> = results
                 .iter()
                 .map(|r| {
@@ -193,6 +217,22 @@ async fn run_one(
             }
             Ok(())
         }
+        ModelsAction::Docs => {
+            let ctx = new_session(&lake).await.context("opening the lake")?;
+            let catalog =
+                dataflow_models::docs::catalog(&ctx, &dbt, &all_models, Some(&introspector)).await;
+            let tests = dataflow_models::schema_tests(&dbt, &context)?;
+            let manifest = artifacts::manifest(&dbt, &all_models, run_id.as_str(), &generated_at);
+            let page = dataflow_models::docs::write_site(&target, &manifest, &catalog, &tests)?;
+            println!(
+                "Documentation for {} models, {} seeds and {} sources: {}",
+                all_models.len(),
+                dbt.seeds.len(),
+                dbt.sources.len(),
+                page.display()
+            );
+            Ok(())
+        }
         ModelsAction::Ls => {
             for model in &models {
                 let deps: Vec<&str> = model
@@ -210,23 +250,24 @@ async fn run_one(
             }
             Ok(())
         }
-        ModelsAction::Seed | ModelsAction::Build => Ok(()),
+        ModelsAction::Seed | ModelsAction::Build | ModelsAction::Freshness => Ok(()),
         ModelsAction::Run => {
             let ctx = new_session(&lake).await.context("opening the lake")?;
-            dataflow_models::register_views(&ctx, &context_views).await?;
+            dataflow_models::register_views(&ctx, &context_views, Some(&introspector)).await?;
             // Ephemeral models are inlined into their children, not built.
             let models: Vec<_> = models
                 .into_iter()
                 .filter(|m| m.materialization != Materialization::Ephemeral)
                 .collect();
             let total = models.len();
-            let results = dataflow_models::run(
-                &ctx,
-                &lake,
-                &models,
-                args.full_refresh,
-                &project.dir,
-                |position, result| {
+            let options = dataflow_models::RunOptions {
+                full_refresh: args.full_refresh,
+                threads: threads(args),
+                project_dir: project.dir.clone(),
+                introspector: Some(introspector.clone()),
+            };
+            let results =
+                dataflow_models::run(&ctx, &lake, &models, &options, |position, result| {
                     let (status, detail) = match &result.status {
                         Status::Success => (
                             "OK",
@@ -248,9 +289,8 @@ async fn run_one(
                         result.name,
                         result.seconds
                     );
-                },
-            )
-            .await;
+                })
+                .await;
             let entries: Vec<ResultEntry> = results
                 .iter()
                 .map(|r| {
@@ -290,8 +330,17 @@ async fn run_one(
     }
 }
 
+/// `--threads`, else one per CPU core.
+fn threads(args: &ModelsArgs) -> usize {
+    args.threads.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+    })
+}
+
 /// The current UTC time as dbt prints `run_started_at`.
-fn chrono_now() -> String {
+pub(super) fn chrono_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

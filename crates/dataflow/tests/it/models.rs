@@ -16,13 +16,13 @@ sources:
       - {name: amount, type: \"decimal(8,2)\"}
 ";
 
-fn write(project: &TestProject, path: &str, text: &str) {
+pub fn write(project: &TestProject, path: &str, text: &str) {
     let full = project.path().join(path);
     std::fs::create_dir_all(full.parent().expect("a parent folder")).expect("create folders");
     std::fs::write(full, text).expect("write a project file");
 }
 
-fn shop() -> TestProject {
+pub fn shop() -> TestProject {
     let project = TestProject::new(|_| CONFIG.to_string());
     write(
         &project,
