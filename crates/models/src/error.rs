@@ -16,7 +16,7 @@ pub enum Error {
         message: String,
     },
     /// A model's Jinja does not render.
-    #[error("{path}:{line}: {message}")]
+    #[error("{}: {message}", at_line(path, *line))]
     Render {
         /// The model file.
         path: PathBuf,
@@ -59,6 +59,15 @@ impl Error {
             Error::Sql { .. } => ErrorKind::Data,
             Error::Engine(err) => err.kind(),
         }
+    }
+}
+
+/// `path:line`, or just `path` when the line is unknown (0).
+fn at_line(path: &std::path::Path, line: usize) -> String {
+    if line == 0 {
+        path.display().to_string()
+    } else {
+        format!("{}:{line}", path.display())
     }
 }
 

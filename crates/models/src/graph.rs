@@ -22,9 +22,17 @@ pub fn build_order(models: &[Compiled], external: &BTreeSet<String>) -> Result<V
                 }
                 None if external.contains(name) => {}
                 None => {
+                    let known = index
+                        .keys()
+                        .copied()
+                        .chain(external.iter().map(String::as_str));
+                    let hint = closest(name, known)
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
                     return Err(Error::Graph(format!(
-                        "{}: model `{}` refs `{name}`, which is not a model of this project",
-                        model.path.display(),
+                        "{}: model `{}` refs `{name}`, which is not a model or seed of this \
+                         project{hint}",
+                        located(model, name),
                         model.name
                     )));
                 }
@@ -39,14 +47,7 @@ pub fn build_order(models: &[Compiled], external: &BTreeSet<String>) -> Result<V
             .filter(|&i| !done[i] && upstream[i].iter().all(|&j| done[j]))
             .collect();
         if ready.is_empty() {
-            let stuck: Vec<String> = (0..models.len())
-                .filter(|&i| !done[i])
-                .map(|i| format!("{} ({})", models[i].name, models[i].path.display()))
-                .collect();
-            return Err(Error::Graph(format!(
-                "dependency cycle among models: {}",
-                stuck.join(", ")
-            )));
+            return Err(Error::Graph(describe_cycle(models, &upstream, &done)));
         }
         for i in ready {
             done[i] = true;
@@ -54,4 +55,97 @@ pub fn build_order(models: &[Compiled], external: &BTreeSet<String>) -> Result<V
         }
     }
     Ok(order)
+}
+
+/// `path:line` of the first `ref('name')` in a model's file (just the path if not found).
+fn located(model: &Compiled, name: &str) -> String {
+    let line = std::fs::read_to_string(&model.path).ok().and_then(|text| {
+        text.lines().position(|l| {
+            l.contains("ref(")
+                && (l.contains(&format!("'{name}'")) || l.contains(&format!("\"{name}\"")))
+        })
+    });
+    match line {
+        Some(line) => format!("{}:{}", model.path.display(), line + 1),
+        None => model.path.display().to_string(),
+    }
+}
+
+/// One cycle among the models not yet ordered, as `a -> b -> a` with where each ref is.
+fn describe_cycle(models: &[Compiled], upstream: &[BTreeSet<usize>], done: &[bool]) -> String {
+    let Some(start) = (0..models.len()).find(|&i| !done[i]) else {
+        return "dependency cycle among models".to_string();
+    };
+    // Every unfinished model has an unfinished upstream, so walking them must revisit one.
+    let mut path = vec![start];
+    let mut current = start;
+    while let Some(&next) = upstream[current].iter().find(|&&j| !done[j]) {
+        if let Some(at) = path.iter().position(|&p| p == next) {
+            let mut cycle: Vec<usize> = path[at..].to_vec();
+            cycle.push(next);
+            // Walked child -> parent; print parent -> child, the way data flows.
+            cycle.reverse();
+            let names: Vec<&str> = cycle.iter().map(|&i| models[i].name.as_str()).collect();
+            let refs: Vec<String> = cycle
+                .windows(2)
+                .map(|w| {
+                    format!(
+                        "  {} refs {} at {}",
+                        models[w[1]].name,
+                        models[w[0]].name,
+                        located(&models[w[1]], &models[w[0]].name)
+                    )
+                })
+                .collect();
+            return format!(
+                "dependency cycle: {}\n{}",
+                names.join(" -> "),
+                refs.join("\n")
+            );
+        }
+        path.push(next);
+        current = next;
+    }
+    "dependency cycle among models".to_string()
+}
+
+/// The candidate closest to `name` by edit distance, if it is close enough to be a typo.
+pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).clamp(1, 3);
+    candidates
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = previous + usize::from(ca != cb);
+            previous = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    #[test]
+    fn typos_find_their_model() {
+        let names = ["stg_orders", "stg_customers", "customer_360"];
+        assert_eq!(closest("stg_order", names.into_iter()), Some("stg_orders"));
+        assert_eq!(
+            closest("customer360", names.into_iter()),
+            Some("customer_360")
+        );
+        assert_eq!(closest("payments", names.into_iter()), None);
+    }
 }

@@ -122,20 +122,32 @@ pub fn datediff(first: &str, second: &str, part: &str) -> Result<String, Error> 
     let years = format!("(date_part('year', {second}) - date_part('year', {first}))");
     let months =
         format!("({years} * 12 + date_part('month', {second}) - date_part('month', {first}))");
+    let days = format!("({} - {})", day_number(second), day_number(first));
+    // Boundaries crossed, as dbt's postgres implementation counts them (10:59 to 11:00 is one
+    // hour), not elapsed time truncated.
+    let hours = format!("({days} * 24 + date_part('hour', {second}) - date_part('hour', {first}))");
+    let minutes =
+        format!("({hours} * 60 + date_part('minute', {second}) - date_part('minute', {first}))");
     let seconds = format!(
-        "(cast(date_part('epoch', {second}) as bigint) - cast(date_part('epoch', {first}) as bigint))"
+        "({minutes} * 60 + floor(date_part('second', {second})) - floor(date_part('second', {first})))"
+    );
+    // Weeks start on Sunday; a partial week counts when the weekday wraps, as in dbt-postgres.
+    let week = format!(
+        "({days} / 7 + case when date_part('dow', {first}) <= date_part('dow', {second}) \
+         then case when {first} <= {second} then 0 else -1 end \
+         else case when {first} <= {second} then 1 else 0 end end)"
     );
     Ok(match part.as_str() {
-        "day" => format!("({} - {})", day_number(second), day_number(first)),
-        "week" => format!("(({} - {}) / 7)", day_number(second), day_number(first)),
+        "day" => days,
+        "week" => format!("cast({week} as bigint)"),
         "month" => format!("cast({months} as bigint)"),
         "quarter" => format!(
             "cast(({years} * 4 + date_part('quarter', {second}) - date_part('quarter', {first})) as bigint)"
         ),
         "year" => format!("cast({years} as bigint)"),
-        "hour" => format!("({seconds} / 3600)"),
-        "minute" => format!("({seconds} / 60)"),
-        "second" => seconds,
+        "hour" => format!("cast({hours} as bigint)"),
+        "minute" => format!("cast({minutes} as bigint)"),
+        "second" => format!("cast({seconds} as bigint)"),
         other => {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,

@@ -109,8 +109,14 @@ pub fn compile(
                         .iter()
                         .map(|s| format!("{}.{}", s.source, s.table))
                         .collect();
+                    let hint = crate::graph::closest(
+                        &format!("{source}.{table}"),
+                        known.iter().map(String::as_str),
+                    )
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
                     return Err(jinja_error(format!(
-                        "unknown source `{source}.{table}`; declared sources: {}",
+                        "unknown source `{source}.{table}`; {hint}declared sources: {}",
                         if known.is_empty() {
                             "none".to_string()
                         } else {

@@ -186,3 +186,57 @@ fn docs_site_has_models_columns_tests_sql_and_lineage() {
     );
     assert!(catalog["sources"]["source.shop.raw.orders"]["columns"]["_batch_id"].is_object());
 }
+
+/// Renders a page in headless Chromium (installed by scripts/test) and returns the DOM after
+/// its scripts ran.
+fn rendered_dom(page: &std::path::Path, fragment: &str) -> String {
+    let profile = tempfile::tempdir().expect("a browser profile directory");
+    let out = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}#{fragment}", page.display()))
+        .output()
+        .expect("chromium runs (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn docs_page_script_renders_a_model_in_a_real_browser() {
+    let project = shop();
+    write(
+        &project,
+        "models/marts/schema.yml",
+        "version: 2\nmodels:\n  - name: customer_totals\n    description: Orders per customer.\n    columns:\n      - name: customer\n        description: Who ordered.\n        tests: [unique]\n",
+    );
+    project.cmd().args(["models", "run"]).assert().success();
+    project.cmd().args(["models", "docs"]).assert().success();
+    let page = project.path().join("target/index.html");
+    let dom = rendered_dom(&page, "model.shop.customer_totals");
+    assert!(
+        dom.contains(r#"<h1>customer_totals<span class="badge">model</span><span class="badge">table</span></h1>"#),
+        "the detail view was rendered by the script:\n{dom}"
+    );
+    assert!(dom.contains("<td>Who ordered.</td>"), "column descriptions");
+    assert!(
+        dom.contains("unique_customer_totals_customer"),
+        "column tests"
+    );
+    assert!(
+        dom.contains(r#"class="node model near selected" data-id="model.shop.customer_totals""#),
+        "the graph highlights the node"
+    );
+    assert!(
+        dom.contains(r#"<svg class="lineage focus""#),
+        "others are dimmed"
+    );
+    let overview = rendered_dom(&page, "");
+    assert!(
+        overview.contains("2 models, 0 seeds, 1 sources."),
+        "{overview}"
+    );
+}

@@ -1,0 +1,23 @@
+select
+  md5(cast(coalesce(cast(id as varchar), '_dbt_utils_surrogate_key_null_') || '-' || coalesce(cast(region as varchar), '_dbt_utils_surrogate_key_null_') as varchar)) as key,
+  (cast(cast(shipped_at as date) as bigint) - cast(cast(created_at as date) as bigint)) as days,
+  cast(((date_part('year', shipped_at) - date_part('year', created_at)) * 12 + date_part('month', shipped_at) - date_part('month', created_at)) as bigint) as months,
+  cast(((cast(cast(shipped_at as date) as bigint) - cast(cast(created_at as date) as bigint)) * 24 + date_part('hour', shipped_at) - date_part('hour', created_at)) as bigint) as hours,
+  cast((((cast(cast(shipped_at as date) as bigint) - cast(cast(created_at as date) as bigint)) * 24 + date_part('hour', shipped_at) - date_part('hour', created_at)) * 60 + date_part('minute', shipped_at) - date_part('minute', created_at)) as bigint) as minutes,
+  cast(((((cast(cast(shipped_at as date) as bigint) - cast(cast(created_at as date) as bigint)) * 24 + date_part('hour', shipped_at) - date_part('hour', created_at)) * 60 + date_part('minute', shipped_at) - date_part('minute', created_at)) * 60 + floor(date_part('second', shipped_at)) - floor(date_part('second', created_at))) as bigint) as seconds,
+  cast(((cast(cast(shipped_at as date) as bigint) - cast(cast(created_at as date) as bigint)) / 7 + case when date_part('dow', created_at) <= date_part('dow', shipped_at) then case when created_at <= shipped_at then 0 else -1 end else case when created_at <= shipped_at then 1 else 0 end end) as bigint) as weeks,
+  cast(((date_part('year', shipped_at) - date_part('year', created_at)) * 4 + date_part('quarter', shipped_at) - date_part('quarter', created_at)) as bigint) as quarters,
+  (created_at + cast((7) || ' day' as interval)) as week_later,
+  date_trunc('month', created_at) as month_start,
+  cast(date_trunc('month', created_at) + interval '1 month' - interval '1 day' as date) as month_end,
+  concat(region, '-', id) as label,
+  md5(cast(region as varchar)) as region_hash,
+  try_cast(amount_text as decimal(28,6)) as amount,
+  cast(id as varchar) as id_text,
+  split_part(email, '@', 2) as domain,
+  (amount / nullif(qty, 0)) as unit_price,
+  cast(null as timestamp) as ts,
+  cast(null as bigint) as big,
+  cast(null as double) as flt,
+  cast(null as boolean) as flag
+from orders

@@ -1,0 +1,1 @@
+select date_month from (select unnest(generate_series(cast('2024-01-01' as timestamp), cast('2024-06-01' as timestamp), interval '1 month')) as date_month) as __dbt_spine where date_month < cast('2024-06-01' as timestamp)

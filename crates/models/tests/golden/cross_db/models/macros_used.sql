@@ -1,0 +1,23 @@
+select
+  {{ dbt_utils.generate_surrogate_key(['id', 'region']) }} as key,
+  {{ dbt.datediff('created_at', 'shipped_at', 'day') }} as days,
+  {{ dbt.datediff('created_at', 'shipped_at', 'month') }} as months,
+  {{ dbt.datediff('created_at', 'shipped_at', 'hour') }} as hours,
+  {{ dbt.datediff('created_at', 'shipped_at', 'minute') }} as minutes,
+  {{ dbt.datediff('created_at', 'shipped_at', 'second') }} as seconds,
+  {{ dbt.datediff('created_at', 'shipped_at', 'week') }} as weeks,
+  {{ dbt.datediff('created_at', 'shipped_at', 'quarter') }} as quarters,
+  {{ dbt.dateadd('day', 7, 'created_at') }} as week_later,
+  {{ dbt.date_trunc('month', 'created_at') }} as month_start,
+  {{ dbt.last_day('created_at', 'month') }} as month_end,
+  {{ dbt.concat(['region', "'-'", 'id']) }} as label,
+  {{ dbt.hash('region') }} as region_hash,
+  {{ dbt.safe_cast('amount_text', dbt.type_numeric()) }} as amount,
+  {{ dbt.cast('id', dbt.type_string()) }} as id_text,
+  {{ dbt.split_part('email', "'@'", 2) }} as domain,
+  {{ dbt_utils.safe_divide('amount', 'qty') }} as unit_price,
+  cast(null as {{ dbt.type_timestamp() }}) as ts,
+  cast(null as {{ dbt.type_bigint() }}) as big,
+  cast(null as {{ dbt.type_float() }}) as flt,
+  cast(null as {{ dbt.type_boolean() }}) as flag
+from {{ ref('orders') }}

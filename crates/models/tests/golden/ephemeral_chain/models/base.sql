@@ -1,0 +1,2 @@
+{{ config(materialized='ephemeral') }}
+select id, amount from {{ ref('orders') }}

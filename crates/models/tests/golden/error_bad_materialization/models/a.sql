@@ -1,0 +1,2 @@
+{{ config(materialized='snapshot_table') }}
+select 1 as x

@@ -1,0 +1,2 @@
+select 1 as x
+where {{ var('not_set') }} = 1

@@ -1,0 +1,1 @@
+select {{ dbt_utils.no_such_macro('x') }} as y
