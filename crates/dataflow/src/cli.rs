@@ -40,6 +40,40 @@ pub enum Command {
     Query(QueryArgs),
     /// List the lake's tables with versions, files and rows.
     Tables(TablesArgs),
+    /// Validate a lake table against a Great Expectations suite (GE 1.x/0.x JSON or YAML).
+    Validate(ValidateArgs),
+}
+
+/// GE's result formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ResultFormatArg {
+    /// `success` only.
+    BooleanOnly,
+    /// Counts and the first 20 unexpected values.
+    Basic,
+    /// BASIC plus value counts.
+    Summary,
+    /// Every unexpected value.
+    Complete,
+}
+
+/// Options of `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The expectation suite file (relative paths not found from the current directory are
+    /// looked up in the project directory).
+    pub suite: PathBuf,
+    /// The lake table to validate.
+    #[arg(long)]
+    pub table: String,
+    /// GE's result_format.
+    #[arg(long, value_enum, default_value_t = ResultFormatArg::Summary)]
+    pub result_format: ResultFormatArg,
+    /// Where to write the GE-shaped validation result (default
+    /// target/validations/<suite>.<table>.json).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
 }
 
 /// Output format of generated files.

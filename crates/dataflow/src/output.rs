@@ -24,9 +24,12 @@ pub fn print_batches(batches: &[RecordBatch], format: QueryFormat) -> anyhow::Re
             }
         }
         QueryFormat::Json => {
-            let mut writer = dataflow_engine::datafusion::arrow::json::LineDelimitedWriter::new(
-                std::io::stdout(),
-            );
+            // Nulls are written as `null`, so every row has every column.
+            let mut writer = dataflow_engine::datafusion::arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, dataflow_engine::datafusion::arrow::json::writer::LineDelimited>(
+                    std::io::stdout(),
+                );
             for batch in batches {
                 writer.write(batch)?;
             }

@@ -7,6 +7,7 @@ mod ingest;
 mod models;
 mod query;
 mod tables;
+mod validate;
 
 use std::collections::HashMap;
 
@@ -34,6 +35,10 @@ pub async fn run(cli: Cli, run_id: &RunId) -> anyhow::Result<()> {
         Command::Query(args) => {
             let project = load_project_or_dbt(&project_dir)?;
             query::run(&project, &args.sql, args.format).await
+        }
+        Command::Validate(args) => {
+            let project = load_project_or_dbt(&project_dir)?;
+            validate::run(&project, &args).await
         }
         Command::Tables(_) => {
             let project = load_project_or_dbt(&project_dir)?;

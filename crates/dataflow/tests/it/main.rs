@@ -9,4 +9,5 @@ mod models;
 mod models_incremental;
 mod models_macros;
 mod models_sources;
+mod quality;
 mod support;

@@ -1,0 +1,18 @@
+//! Great-Expectations-compatible data quality on DataFusion: expectation suites in GE 1.x JSON,
+//! GE 0.x JSON or YAML, evaluated against any table of a session, with results shaped like GE's
+//! validation results (`success`, `statistics`, `results[]` with `expectation_config`,
+//! `result`, `exception_info`) for each `result_format`.
+//!
+//! This is the first slice of the layer: suites, the expectation catalog, table expectations
+//! and the core column map expectations. Aggregates, pairs, multicolumn, checkpoints,
+//! quarantine and anomaly detection come next.
+
+pub mod catalog;
+pub mod error;
+pub mod sql;
+pub mod suite;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use suite::{Expectation, Suite};
+pub use validate::{ResultFormat, Validator};
