@@ -2,12 +2,14 @@
 //! atomic table writes with application transaction ids, and a DataFusion session that sees every
 //! lake table by name.
 
+pub mod dialect;
 pub mod error;
 pub mod lake;
 pub mod schema;
 pub mod session;
 pub mod writer;
 
+pub use dialect::session_context;
 pub use error::{Error, Result};
 pub use lake::{Lake, TableInfo};
 pub use session::{collect_sql, new_session, register_lake_table};

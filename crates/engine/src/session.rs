@@ -13,7 +13,7 @@ pub async fn new_session(lake: &Lake) -> Result<SessionContext> {
     let config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("dataflow", "lake");
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = crate::dialect::session_context(config);
     for name in lake.table_names().await? {
         register_lake_table(&ctx, lake, &name).await?;
     }

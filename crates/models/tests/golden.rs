@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use dataflow_engine::datafusion::arrow::util::pretty::pretty_format_batches;
-use dataflow_engine::datafusion::prelude::{CsvReadOptions, SessionContext};
+use dataflow_engine::datafusion::prelude::CsvReadOptions;
 use dataflow_models::{DbtProject, Materialization, RenderContext, compile_project};
 
 fn context() -> RenderContext {
@@ -29,7 +29,7 @@ async fn results(
     project: &DbtProject,
     models: &[dataflow_models::Compiled],
 ) -> BTreeMap<String, String> {
-    let ctx = SessionContext::new();
+    let ctx = dataflow_engine::session_context(Default::default());
     for seed in &project.seeds {
         ctx.register_csv(
             seed.name.as_str(),

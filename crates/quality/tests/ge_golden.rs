@@ -51,7 +51,7 @@ const DIVERGENT: &[(&str, u64, &str)] = &[
 
 /// `data.csv` with the dtypes GE read it with, plus a 0-based `__row` index (pandas' index).
 async fn session() -> SessionContext {
-    let ctx = SessionContext::new();
+    let ctx = dataflow_engine::session_context(Default::default());
     let text = |name: &str| Field::new(name, DataType::Utf8, true);
     let float = |name: &str| Field::new(name, DataType::Float64, true);
     let int = |name: &str| Field::new(name, DataType::Int64, true);

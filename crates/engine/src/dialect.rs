@@ -1,0 +1,142 @@
+//! SQL semantics dbt projects rely on where DataFusion differs. Integer division: `7 / 2` is
+//! `3` in DataFusion (and PostgreSQL) but `3.5` in DuckDB, Snowflake, BigQuery, Spark and
+//! Databricks, the warehouses dbt projects are written for, so `amount_cents / 100` would
+//! silently lose the cents. An analyzer rule turns `/` between two
+//! integers into a division of doubles (before type coercion, which then types the expressions
+//! around it). Truncating division stays available as
+//! `cast(a / b as bigint)` or `trunc(a / b)`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, Result};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::logical_expr::expr::BinaryExpr;
+use datafusion::logical_expr::utils::merge_schema;
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, Operator, cast};
+use datafusion::optimizer::analyzer::{Analyzer, AnalyzerRule};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+/// `integer / integer` becomes `double / double`.
+#[derive(Debug, Default)]
+pub struct FloatDivision;
+
+fn is_integer(data_type: &DataType) -> bool {
+    data_type.is_integer()
+}
+
+fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    expr.transform_up(|e| {
+        let Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Divide,
+            right,
+        }) = &e
+        else {
+            return Ok(Transformed::no(e));
+        };
+        let (Ok(l), Ok(r)) = (left.get_type(schema), right.get_type(schema)) else {
+            return Ok(Transformed::no(e));
+        };
+        if !(is_integer(&l) && is_integer(&r)) {
+            return Ok(Transformed::no(e));
+        }
+        let divided = Expr::BinaryExpr(BinaryExpr::new(
+            Box::new(cast(left.as_ref().clone(), DataType::Float64)),
+            Operator::Divide,
+            Box::new(cast(right.as_ref().clone(), DataType::Float64)),
+        ));
+        Ok(Transformed::yes(divided))
+    })
+}
+
+impl AnalyzerRule for FloatDivision {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        plan.transform_up_with_subqueries(|plan| {
+            let mut schema = merge_schema(&plan.inputs());
+            if let LogicalPlan::TableScan(scan) = &plan {
+                schema.merge(&DFSchema::try_from_qualified_schema(
+                    scan.table_name.clone(),
+                    &scan.source.schema(),
+                )?);
+            }
+            let rewritten = plan.map_expressions(|expr| rewrite(expr, &schema))?;
+            // Output types may change here or below (a projected quotient is now a double, and
+            // an alias or view above it must say so): every node recomputes its schema.
+            let transformed = rewritten.transformed;
+            let plan = rewritten.data.recompute_schema()?;
+            Ok(if transformed {
+                Transformed::yes(plan)
+            } else {
+                Transformed::no(plan)
+            })
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "dataflow_float_division"
+    }
+}
+
+/// A session with dataflow's SQL semantics and `config`. The division rule runs just before
+/// type coercion, so expressions around a quotient are coerced to its new type.
+pub fn session_context(config: SessionConfig) -> SessionContext {
+    let mut rules = Analyzer::new().rules;
+    let at = rules
+        .iter()
+        .position(|r| r.name() == "type_coercion")
+        .unwrap_or(rules.len());
+    rules.insert(at, Arc::new(FloatDivision));
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_analyzer_rules(rules)
+        .build();
+    SessionContext::new_with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+
+    async fn run(ctx: &SessionContext, sql: &str) -> String {
+        let batches = ctx
+            .sql(sql)
+            .await
+            .expect("plan")
+            .collect()
+            .await
+            .expect("run");
+        pretty_format_batches(&batches).expect("format").to_string()
+    }
+
+    #[tokio::test]
+    async fn integer_division_is_exact_like_duckdb_and_snowflake() {
+        let ctx = session_context(SessionConfig::new());
+        let out = run(
+            &ctx,
+            "select 7 / 2 as half, cast(1169 as bigint) / 100 as dollars, 7.0 / 2 as float_half, \
+             cast(7 / 2 as bigint) as truncated, sum(x) / count(*) + 1 - 1 as mean \
+             from (values (1), (2)) as t(x)",
+        )
+        .await;
+        assert!(out.contains("| 3.5  | 11.69   | 3.5        | 3         | 1.5  |"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn views_subqueries_and_filters_see_the_same_rule() {
+        let ctx = session_context(SessionConfig::new());
+        run(&ctx, "create view v as select a / b as q from (values (1, 4), (3, 4)) as t(a, b)").await;
+        let out = run(
+            &ctx,
+            "select q, (select max(a / b) from (values (5, 2)) as s(a, b)) as sub from v \
+             where q > 0.5",
+        )
+        .await;
+        assert!(out.contains("| 0.75 | 2.5 |"), "{out}");
+    }
+}
