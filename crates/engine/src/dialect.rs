@@ -124,13 +124,20 @@ mod tests {
              from (values (1), (2)) as t(x)",
         )
         .await;
-        assert!(out.contains("| 3.5  | 11.69   | 3.5        | 3         | 1.5  |"), "{out}");
+        assert!(
+            out.contains("| 3.5  | 11.69   | 3.5        | 3         | 1.5  |"),
+            "{out}"
+        );
     }
 
     #[tokio::test]
     async fn views_subqueries_and_filters_see_the_same_rule() {
         let ctx = session_context(SessionConfig::new());
-        run(&ctx, "create view v as select a / b as q from (values (1, 4), (3, 4)) as t(a, b)").await;
+        run(
+            &ctx,
+            "create view v as select a / b as q from (values (1, 4), (3, 4)) as t(a, b)",
+        )
+        .await;
         let out = run(
             &ctx,
             "select q, (select max(a / b) from (values (5, 2)) as s(a, b)) as sub from v \

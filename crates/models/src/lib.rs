@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+pub mod adapter;
 pub mod artifacts;
 pub mod docs;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod seed;
 pub mod select;
 pub mod sql_position;
 pub mod testing;
+pub(crate) mod utils_tests;
 
 pub use error::{Error, Result};
 pub use graph::build_order;

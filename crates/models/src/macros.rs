@@ -168,6 +168,21 @@ impl Object for CrossDbMacros {
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
+        self.render_macro(method, args)
+    }
+}
+
+impl CrossDbMacros {
+    /// Whether `method` is one of the macros.
+    pub fn has(&self, method: &str) -> bool {
+        !matches!(
+            self.render_macro(method, &[]),
+            Err(e) if e.kind() == ErrorKind::UnknownMethod
+        )
+    }
+
+    /// Renders macro `method` with `args`.
+    pub fn render_macro(&self, method: &str, args: &[Value]) -> Result<Value, Error> {
         let a = Args::new(args);
         let sql = match method {
             "generate_surrogate_key" | "surrogate_key" => {

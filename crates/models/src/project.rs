@@ -248,6 +248,8 @@ pub struct SourceTable {
     pub table: String,
     /// The lake table it reads.
     pub identifier: String,
+    /// Whether the schema file names the identifier (else it was derived).
+    pub explicit_identifier: bool,
     /// Column holding each row's load time, for freshness checks.
     pub loaded_at_field: Option<String>,
     /// Freshness criteria (the table's settings over the source's), if any.
@@ -271,6 +273,8 @@ pub struct DbtProject {
     pub sources: Vec<SourceTable>,
     /// Text of all macro files, in path order.
     pub macros: String,
+    /// Each macro file and the (0-based) line of `macros` where its text starts.
+    pub macro_sources: Vec<(PathBuf, usize)>,
     /// Every schema file under the model paths, parsed.
     pub schema_files: Vec<(PathBuf, Value)>,
     /// CSV seeds, sorted by name.
@@ -280,6 +284,25 @@ pub struct DbtProject {
     /// Names of custom generic tests (`{% test name(model, ...) %}` blocks), callable from
     /// schema files; each is available to Jinja as the macro `test_<name>`.
     pub custom_tests: Vec<String>,
+}
+
+impl DbtProject {
+    /// Points sources without an `identifier` at the table dbt would read. dbt reads
+    /// `<schema>.<table>`, and the lake has one namespace: the default is `<source>_<table>`
+    /// (the name `dataflow ingest` gives a source's raw table is `raw_<name>`), but when no
+    /// such table exists and a seed or lake table is named `<table>` (a project whose sources
+    /// are its own seeds in another schema), that one is read.
+    pub fn resolve_source_identifiers(&mut self, existing: &std::collections::BTreeSet<String>) {
+        let seeds: Vec<String> = self.seeds.iter().map(|s| s.name.clone()).collect();
+        for source in self.sources.iter_mut().filter(|s| !s.explicit_identifier) {
+            let plain = &source.table;
+            if !existing.contains(&source.identifier)
+                && (existing.contains(plain) || seeds.contains(plain))
+            {
+                source.identifier = plain.clone();
+            }
+        }
+    }
 }
 
 /// Rewrites dbt's `{% test name(...) %}...{% endtest %}` blocks as `test_name` macros, returning
@@ -474,6 +497,7 @@ impl DbtProject {
                             (None, None) => None,
                         };
                         sources.push(SourceTable {
+                            explicit_identifier: table.identifier.is_some(),
                             identifier: table
                                 .identifier
                                 .unwrap_or_else(|| format!("{}_{}", source.name, table.name)),
@@ -515,8 +539,10 @@ impl DbtProject {
         macro_files.sort();
         let mut macros = String::new();
         let mut custom_tests = Vec::new();
+        let mut macro_sources = Vec::new();
         for path in macro_files {
             let (text, tests) = test_blocks_to_macros(&read(&path)?);
+            macro_sources.push((path.clone(), macros.lines().count()));
             macros.push_str(&text);
             macros.push('\n');
             custom_tests.extend(tests);
@@ -587,6 +613,7 @@ impl DbtProject {
             models,
             sources,
             macros,
+            macro_sources,
             schema_files,
         })
     }

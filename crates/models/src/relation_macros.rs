@@ -78,6 +78,87 @@ pub fn call(
             .map(Value::from_safe_string)
         })(),
         "date_spine" => date_spine(a),
+        "get_single_value" => (|| {
+            let sql = a.text(0, "sql_statement", method)?;
+            let default = a
+                .get(1, "default")
+                .filter(|v| !v.is_none() && !v.is_undefined());
+            Ok(match introspection.values(&sql, misses) {
+                Some(values) => match values.into_iter().next().flatten() {
+                    Some(value) => Value::from(value),
+                    None => default.unwrap_or_else(|| Value::from(())),
+                },
+                None => default.unwrap_or_else(|| Value::from(())),
+            })
+        })(),
+        _ => return pure_sql(method, a),
+    };
+    Some(result)
+}
+
+/// The `dbt_utils` macros that are plain SQL templates.
+fn pure_sql(method: &str, a: &Args) -> Option<Result<Value, Error>> {
+    let sql = |text: String| Ok(Value::from_safe_string(text));
+    let result = match method {
+        "string_literal" => a.text(0, "value", method).map(|v| literal(&v)).and_then(sql),
+        "safe_add" | "safe_subtract" => a.list(0, "field_list", method).and_then(|fields| {
+            let op = if method == "safe_add" { " + " } else { " - " };
+            let terms: Vec<String> = fields.iter().map(|f| format!("coalesce({f}, 0)")).collect();
+            sql(format!("({})", terms.join(op)))
+        }),
+        "generate_series" => a.text(0, "upper_bound", method).and_then(|n| {
+            sql(format!(
+                "select unnest(generate_series(1, {n})) as generated_number"
+            ))
+        }),
+        "haversine_distance" => (|| {
+            let (lat1, lon1) = (a.text(0, "lat1", method)?, a.text(1, "lon1", method)?);
+            let (lat2, lon2) = (a.text(2, "lat2", method)?, a.text(3, "lon2", method)?);
+            // dbt_utils: miles on a 3961-mile radius; km multiplies by 1.60934.
+            let factor = match a.optional_text(4, "unit").as_deref() {
+                None | Some("mi") => "",
+                Some("km") => " * 1.60934",
+                Some(other) => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("haversine_distance(): unit must be mi or km, got `{other}`"),
+                    ));
+                }
+            };
+            sql(format!(
+                "(2 * 3961 * asin(sqrt(power(sin(radians(({lat2} - {lat1}) / 2)), 2) + \
+                 cos(radians({lat1})) * cos(radians({lat2})) * \
+                 power(sin(radians(({lon2} - {lon1}) / 2)), 2))){factor})"
+            ))
+        })(),
+        "get_url_host" => a.text(0, "field", method).and_then(|f| {
+            sql(format!(
+                "split_part(split_part(regexp_replace({f}, '^(android-app|https?)://', ''), '/', 1), '?', 1)"
+            ))
+        }),
+        "get_url_path" => a.text(0, "field", method).and_then(|f| {
+            sql(format!(
+                "split_part(regexp_replace(regexp_replace({f}, '^(android-app|https?)://', ''), '^[^/]*/?', ''), '?', 1)"
+            ))
+        }),
+        "get_url_parameter" => (|| {
+            let field = a.text(0, "field", method)?;
+            let parameter = a.text(1, "url_parameter", method)?;
+            let marker = literal(&format!("{}=", parameter.trim_matches('\'')));
+            sql(format!(
+                "nullif(split_part(split_part({field}, {marker}, 2), '&', 1), '')"
+            ))
+        })(),
+        "width_bucket" => (|| {
+            let expr = a.text(0, "expr", method)?;
+            let (min, max) = (a.text(1, "min_value", method)?, a.text(2, "max_value", method)?);
+            let n = a.text(3, "num_buckets", method)?;
+            sql(format!(
+                "(case when {expr} < {min} then 0 when {expr} >= {max} then {n} + 1 \
+                 else cast(floor(({expr} - {min}) * {n} / ({max} - {min})) as bigint) + 1 end)"
+            ))
+        })(),
+        "slugify" => a.text(0, "string", method).map(|s| Value::from(slugify(&s))),
         _ => return None,
     };
     Some(result)
@@ -308,14 +389,22 @@ fn pivot(a: &Args) -> Result<Value, Error> {
     Ok(Value::from_safe_string(items.join(",\n  ")))
 }
 
-/// dbt_utils.slugify: lower case, runs of other characters to `_`, a leading digit prefixed.
+/// dbt_utils.slugify: lower case, runs of spaces and dashes to `_`, other characters dropped,
+/// a leading digit prefixed with `_`.
 fn slugify(text: &str) -> String {
     let mut out = String::new();
+    let mut in_gap = false;
     for c in text.to_lowercase().chars() {
+        if c == ' ' || c == '-' {
+            if !in_gap {
+                out.push('_');
+            }
+            in_gap = true;
+            continue;
+        }
+        in_gap = false;
         if c.is_ascii_alphanumeric() || c == '_' {
             out.push(c);
-        } else if !out.ends_with('_') {
-            out.push('_');
         }
     }
     if out.starts_with(|c: char| c.is_ascii_digit()) {
@@ -357,6 +446,7 @@ mod tests {
     #[test]
     fn slugify_like_dbt_utils() {
         assert_eq!(slugify("Credit Card"), "credit_card");
-        assert_eq!(slugify("2024 sales!"), "_2024_sales_");
+        assert_eq!(slugify("2024 sales!"), "_2024_sales");
+        assert_eq!(slugify("a - b"), "a_b");
     }
 }

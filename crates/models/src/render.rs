@@ -181,12 +181,21 @@ pub fn compile(
         });
     }
     let misses: crate::introspect::Misses = Arc::default();
-    let cross_db = minijinja::Value::from_object(crate::macros::CrossDbMacros {
+    let builtins = Arc::new(crate::macros::CrossDbMacros {
         introspection: ctx.introspection.clone(),
         misses: misses.clone(),
     });
+    let cross_db = minijinja::Value::from_dyn_object(builtins.clone());
     env.add_global("dbt", cross_db.clone());
     env.add_global("dbt_utils", cross_db);
+    crate::adapter::install(
+        &mut env,
+        crate::adapter::Adapter {
+            builtins,
+            introspection: ctx.introspection.clone(),
+            misses: misses.clone(),
+        },
+    );
 
     let offset = project.macros.lines().count();
     let source = format!("{}{}", project.macros, model.raw_sql);
@@ -201,19 +210,42 @@ pub fn compile(
             },
         )
         .map_err(|e| {
-            let line = e.line().map_or(0, |l| l.saturating_sub(offset));
             let detail = e
                 .detail()
                 .map(str::to_string)
                 .unwrap_or_else(|| e.kind().to_string());
-            let snippet = model
-                .raw_sql
-                .lines()
-                .nth(line.saturating_sub(1))
-                .map(|l| format!("\n  | {}", l.trim_end()))
-                .unwrap_or_default();
+            let (path, line, text) = match e.line() {
+                // Inside a macro: name the macro file and line, and the model that called it.
+                Some(line) if line > 0 && line <= offset => {
+                    let (file, start) = project
+                        .macro_sources
+                        .iter()
+                        .rev()
+                        .find(|(_, start)| *start < line)
+                        .cloned()
+                        .unwrap_or_else(|| (model.path.clone(), 0));
+                    let text = project.macros.lines().nth(line - 1).unwrap_or_default();
+                    let called = format!(" (rendering {})", model.path.display());
+                    (file, line - start, format!("{text}{called}"))
+                }
+                Some(line) => {
+                    let line = line - offset;
+                    let text = model.raw_sql.lines().nth(line.saturating_sub(1));
+                    (
+                        model.path.clone(),
+                        line,
+                        text.unwrap_or_default().to_string(),
+                    )
+                }
+                None => (model.path.clone(), 0, String::new()),
+            };
+            let snippet = if text.trim().is_empty() {
+                String::new()
+            } else {
+                format!("\n  | {}", text.trim_end())
+            };
             Error::Render {
-                path: model.path.clone(),
+                path,
                 line,
                 message: format!("{detail}{snippet}"),
             }

@@ -39,6 +39,9 @@ pub struct SchemaTest {
     pub error_if: String,
     /// Keep the failing rows in the lake table `dbt_test__audit__<test name>`.
     pub store_failures: bool,
+    /// Why the test cannot run (unknown test, missing argument): reported as the test's error,
+    /// so one bad declaration does not stop every other test.
+    pub problem: Option<String>,
 }
 
 /// Evaluates a dbt threshold such as `>10`, `!= 0` or `>=5` against a failure count.
@@ -310,11 +313,36 @@ fn build(
             let field = text(need("field")?);
             let datepart = text(need("datepart")?);
             let interval = text(need("interval")?);
+            // ignore_time_component compares dates; group_by_columns checks each group.
+            let dates = argument(args, "ignore_time_component")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let threshold = format!("current_timestamp - interval '{interval} {datepart}'");
+            let (newest, threshold) = if dates {
+                (
+                    format!("cast(max({field}) as date)"),
+                    format!("cast({threshold} as date)"),
+                )
+            } else {
+                (format!("max({field})"), threshold)
+            };
+            let groups: Vec<String> = argument(args, "group_by_columns")
+                .and_then(Value::as_sequence)
+                .map(|g| g.iter().map(text).collect())
+                .unwrap_or_default();
+            let (select, group) = if groups.is_empty() {
+                (String::new(), String::new())
+            } else {
+                (
+                    format!("{}, ", groups.join(", ")),
+                    format!(" group by {}", groups.join(", ")),
+                )
+            };
             (
                 base_name,
                 format!(
-                    "select most_recent from (select max({field}) as most_recent from {relation}) as r \
-                     where most_recent is null or most_recent < current_timestamp - interval '{interval} {datepart}'"
+                    "select * from (select {select}{newest} as most_recent from {relation}{group}) as r \
+                     where most_recent is null or most_recent < {threshold}"
                 ),
             )
         }
@@ -358,12 +386,57 @@ fn build(
             (base_name, rendered.sql)
         }
         other => {
-            return Err(invalid(format!(
-                "unknown test `{other}`; supported: unique, not_null, accepted_values, relationships, \
-                 and dbt_utils' accepted_range, expression_is_true, not_null_proportion, \
-                 unique_combination_of_columns, recency, equal_rowcount, relationships_where, \
-                 or a {{% test %}} block in tests/generic or macros"
-            )));
+            let argument = |key: &str| argument(args, key);
+            let resolve = |text: &str| resolve_relation(project, text);
+            let input = crate::utils_tests::TestInput {
+                relation: &relation,
+                column,
+                argument: &argument,
+                resolve: &resolve,
+                base_name: &base_name,
+            };
+            match crate::utils_tests::build(other, &input) {
+                Some(built) => built.map_err(invalid)?,
+                None => {
+                    const KNOWN: &[&str] = &[
+                        "unique",
+                        "not_null",
+                        "accepted_values",
+                        "relationships",
+                        "accepted_range",
+                        "expression_is_true",
+                        "not_null_proportion",
+                        "unique_combination_of_columns",
+                        "recency",
+                        "equal_rowcount",
+                        "relationships_where",
+                        "not_accepted_values",
+                        "not_empty_string",
+                        "not_constant",
+                        "at_least_one",
+                        "cardinality_equality",
+                        "fewer_rows_than",
+                        "equality",
+                        "sequential_values",
+                    ];
+                    let names = KNOWN
+                        .iter()
+                        .copied()
+                        .chain(project.custom_tests.iter().map(String::as_str));
+                    let hint = crate::graph::closest(other, names)
+                        .map(|c| format!("did you mean `{c}`? "))
+                        .unwrap_or_default();
+                    return Err(invalid(format!(
+                        "unknown test `{other}`; {hint}supported: unique, not_null, accepted_values, \
+                         relationships, and dbt_utils' accepted_range, expression_is_true, \
+                         not_null_proportion, unique_combination_of_columns, recency, \
+                         equal_rowcount, relationships_where, not_accepted_values, \
+                         not_empty_string, not_constant, at_least_one, cardinality_equality, \
+                         fewer_rows_than, equality, sequential_values, or a {{% test %}} block in \
+                         tests/generic or macros"
+                    )));
+                }
+            }
         }
     };
     Ok(SchemaTest {
@@ -378,7 +451,42 @@ fn build(
         store_failures: config_value(args, "store_failures")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        problem: None,
     })
+}
+
+/// A declared test that cannot be built, kept so the run reports it.
+fn broken(
+    file: &Path,
+    model: &str,
+    column: Option<&str>,
+    test: &Value,
+    error: Error,
+) -> SchemaTest {
+    let kind = match test {
+        Value::String(kind) => kind.clone(),
+        Value::Mapping(map) => map
+            .keys()
+            .next()
+            .and_then(Value::as_str)
+            .unwrap_or("test")
+            .to_string(),
+        _ => "test".to_string(),
+    };
+    let kind = kind.trim_start_matches("dbt_utils.");
+    let column_part = column.map(|c| format!("_{c}")).unwrap_or_default();
+    SchemaTest {
+        name: format!("{kind}_{model}{column_part}"),
+        model: model.to_string(),
+        column: column.unwrap_or_default().to_string(),
+        file: file.to_path_buf(),
+        sql: String::new(),
+        severity: Severity::Error,
+        warn_if: "!= 0".to_string(),
+        error_if: "!= 0".to_string(),
+        store_failures: false,
+        problem: Some(error.to_string()),
+    }
 }
 
 /// The tests a model or column declares, under `data_tests:` (dbt 1.8+) or `tests:`.
@@ -396,21 +504,26 @@ pub fn schema_tests(
 ) -> Result<Vec<SchemaTest>> {
     let mut tests = Vec::new();
     for (file, schema) in &project.schema_files {
-        let Some(models) = schema.get("models").and_then(Value::as_sequence) else {
-            continue;
-        };
-        for model in models {
+        // Tests on models and, as dbt does, on seeds (lake tables of the same name).
+        let models = schema.get("models").and_then(Value::as_sequence);
+        let seeds = schema.get("seeds").and_then(Value::as_sequence);
+        for model in models.into_iter().chain(seeds).flatten() {
             let Some(model_name) = model.get("name").and_then(Value::as_str) else {
                 continue;
             };
-            if !project.models.iter().any(|m| m.name == model_name) {
-                return Err(Error::Project {
-                    path: file.clone(),
-                    message: format!("documents model `{model_name}`, which does not exist"),
-                });
+            let known = project.models.iter().any(|m| m.name == model_name)
+                || project.seeds.iter().any(|s| s.name == model_name);
+            if !known {
+                // dbt warns about properties of a node that does not exist, and goes on.
+                tracing::warn!(
+                    file = %file.display(),
+                    "schema file documents `{model_name}`, which is not a model or seed; ignored"
+                );
+                continue;
             }
             for test in declared_tests(model) {
-                tests.push(build(project, ctx, file, model_name, None, test)?);
+                let built = build(project, ctx, file, model_name, None, test);
+                tests.push(built.unwrap_or_else(|e| broken(file, model_name, None, test, e)));
             }
             let columns = model
                 .get("columns")
@@ -422,14 +535,12 @@ pub fn schema_tests(
                     continue;
                 };
                 for test in declared_tests(&column) {
-                    tests.push(build(
-                        project,
-                        ctx,
-                        file,
-                        model_name,
-                        Some(column_name),
-                        test,
-                    )?);
+                    let built = build(project, ctx, file, model_name, Some(column_name), test);
+                    tests.push(
+                        built.unwrap_or_else(|e| {
+                            broken(file, model_name, Some(column_name), test, e)
+                        }),
+                    );
                 }
             }
         }
@@ -469,6 +580,7 @@ pub fn singular_tests(
                 warn_if: "!= 0".to_string(),
                 error_if: "!= 0".to_string(),
                 store_failures: false,
+                problem: None,
             },
             compiled.refs,
         ));

@@ -121,6 +121,14 @@ async fn run_one(
     schema_test: &crate::schema_tests::SchemaTest,
 ) -> TestResult {
     let started = Instant::now();
+    if let Some(problem) = &schema_test.problem {
+        return TestResult {
+            name: schema_test.name.clone(),
+            status: TestStatus::Error(problem.clone()),
+            sample: String::new(),
+            seconds: 0.0,
+        };
+    }
     let outcome = match count_and_sample(ctx, &schema_test.sql).await {
         Ok((n, sample)) => classify(schema_test, n).map(|status| (status, sample, n)),
         Err(message) => Err(message),

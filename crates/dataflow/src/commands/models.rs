@@ -74,14 +74,15 @@ async fn run_one(
     action: ModelsAction,
     run_id: &RunId,
 ) -> anyhow::Result<()> {
-    let dbt = DbtProject::load(&project.dir)?;
+    let mut dbt = DbtProject::load(&project.dir)?;
+    let lake = super::open_lake(project)?;
+    dbt.resolve_source_identifiers(&lake.table_names().await?.into_iter().collect());
     if action == ModelsAction::Seed {
         return seed(project, &dbt, args).await;
     }
     if action == ModelsAction::Freshness {
         return super::freshness::run(project, &dbt, args, run_id).await;
     }
-    let lake = super::open_lake(project)?;
     let context = RenderContext {
         vars: parse_vars(args.vars.as_deref())?,
         run_started_at: chrono_now(),
@@ -147,7 +148,17 @@ async fn run_one(
             Ok(())
         }
         ModelsAction::Test => {
-            let selected = |name: &str| models.iter().any(|m| m.name == name);
+            // Tests on seeds run with every test, or when a selector names the seed.
+            let selected = |name: &str| {
+                models.iter().any(|m| m.name == name)
+                    || (dbt.seeds.iter().any(|s| s.name == name)
+                        && (args.select.is_empty()
+                            || args
+                                .select
+                                .iter()
+                                .flat_map(|s| s.split_whitespace())
+                                .any(|w| w == name)))
+            };
             let mut tests: Vec<_> = dataflow_models::schema_tests(&dbt, &context)?
                 .into_iter()
                 .filter(|t| selected(&t.model))

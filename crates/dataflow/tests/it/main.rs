@@ -6,6 +6,7 @@ mod crash;
 mod formats;
 mod ingest;
 mod models;
+mod models_compat;
 mod models_incremental;
 mod models_macros;
 mod models_sources;

@@ -1,0 +1,1 @@
+select unnest(generate_series(1, 3)) as generated_number

@@ -1,0 +1,1 @@
+{{ dbt_utils.generate_series(3) }}

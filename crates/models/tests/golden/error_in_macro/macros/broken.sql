@@ -1,0 +1,7 @@
+{% macro fine() -%}
+  1
+{%- endmacro %}
+
+{% macro broken(x) -%}
+  {{ x }} + {{ var('not_set_anywhere') }}
+{%- endmacro %}

@@ -1,0 +1,2 @@
+select {{ fine() }} as one,
+  {{ broken('2') }} as two
