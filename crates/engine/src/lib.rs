@@ -7,6 +7,7 @@ pub mod error;
 pub mod lake;
 pub mod schema;
 pub mod session;
+pub mod views;
 pub mod writer;
 
 pub use dialect::session_context;

@@ -1,5 +1,6 @@
-//! The DataFusion session over the lake: every lake table registered by name, information_schema
-//! on, so `SELECT * FROM raw_customers` and `SHOW TABLES` just work.
+//! The DataFusion session over the lake: every lake table registered by name, then the saved
+//! views (view models of earlier runs), information_schema on, so `SELECT * FROM raw_customers`
+//! and `SHOW TABLES` just work.
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::context::SessionContext;
@@ -14,9 +15,11 @@ pub async fn new_session(lake: &Lake) -> Result<SessionContext> {
         .with_information_schema(true)
         .with_default_catalog_and_schema("dataflow", "lake");
     let ctx = crate::dialect::session_context(config);
-    for name in lake.table_names().await? {
-        register_lake_table(&ctx, lake, &name).await?;
+    let names = lake.table_names().await?;
+    for name in &names {
+        register_lake_table(&ctx, lake, name).await?;
     }
+    crate::views::register_saved_views(&ctx, &names).await?;
     Ok(ctx)
 }
 

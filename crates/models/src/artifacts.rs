@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::project::DbtProject;
 use crate::render::Compiled;
+use crate::schema_tests::SchemaTest;
 
 /// One executed node for `run_results.json`.
 #[derive(Debug, Clone)]
@@ -89,16 +90,58 @@ fn documentation(project: &DbtProject) -> BTreeMap<String, (String, Value)> {
     docs
 }
 
-/// Writes `target/manifest.json` for the compiled models.
+/// Writes `target/manifest.json` for the compiled models and their tests.
 pub fn write_manifest(
     target: &Path,
     project: &DbtProject,
     models: &[Compiled],
+    tests: &[SchemaTest],
     invocation_id: &str,
     generated_at: &str,
 ) -> Result<()> {
-    let manifest = manifest(project, models, invocation_id, generated_at);
+    let mut manifest = manifest(project, models, invocation_id, generated_at);
+    add_tests(&mut manifest, project, tests);
     write_json(&target.join("manifest.json"), &manifest)
+}
+
+/// The `unique_id` of a test.
+pub fn test_id(project: &DbtProject, name: &str) -> String {
+    format!("test.{}.{name}", project.name)
+}
+
+/// Adds test nodes (`resource_type: test`, `test_metadata`, `attached_node`) to a manifest,
+/// with their edges in `parent_map` / `child_map`.
+pub fn add_tests(manifest: &mut Value, project: &DbtProject, tests: &[SchemaTest]) {
+    for test in tests {
+        let id = test_id(project, &test.name);
+        let attached = if project.seeds.iter().any(|s| s.name == test.model) {
+            seed_id(project, &test.model)
+        } else {
+            model_id(project, &test.model)
+        };
+        let severity = match test.severity {
+            crate::schema_tests::Severity::Error => "ERROR",
+            crate::schema_tests::Severity::Warn => "WARN",
+        };
+        manifest["nodes"][&id] = json!({
+            "unique_id": id, "name": test.name, "resource_type": "test",
+            "package_name": project.name, "path": relative(project, &test.file),
+            "original_file_path": relative(project, &test.file),
+            "fqn": [project.name, test.name],
+            "column_name": if test.column.is_empty() { Value::Null } else { Value::from(test.column.clone()) },
+            "attached_node": attached,
+            "test_metadata": if test.kind == "singular" { Value::Null } else { json!({"name": test.kind, "kwargs": {}}) },
+            "config": {"severity": severity, "warn_if": test.warn_if, "error_if": test.error_if,
+                       "store_failures": test.store_failures},
+            "depends_on": {"nodes": [attached], "macros": []},
+            "compiled_code": test.sql,
+        });
+        manifest["parent_map"][&id] = json!([attached]);
+        if let Some(children) = manifest["child_map"][&attached].as_array_mut() {
+            children.push(Value::from(id.clone()));
+        }
+        manifest["child_map"][&id] = json!([]);
+    }
 }
 
 /// The manifest document (dbt schema v12 key fields) for the compiled models.

@@ -237,6 +237,9 @@ pub struct Seed {
     pub path: PathBuf,
     /// `+column_types` overrides: column to SQL type.
     pub column_types: BTreeMap<String, String>,
+    /// `+enabled` as written: a boolean or Jinja such as `"{{ var('load', false) }}"`,
+    /// evaluated with the invocation's vars (see [`crate::render::seed_enabled`]).
+    pub enabled: Option<Value>,
 }
 
 /// A declared source table: `source('<source>', '<table>')` reads lake table `identifier`.
@@ -559,25 +562,55 @@ impl DbtProject {
                     .and_then(|s| s.to_str())
                     .unwrap_or_default()
                     .to_string();
-                let settings = project
-                    .seeds
-                    .get(project.name.as_str())
-                    .and_then(|p| p.get(name.as_str()));
-                let column_types = settings
-                    .and_then(|s| s.get("+column_types").or_else(|| s.get("column_types")))
-                    .and_then(Value::as_mapping)
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| {
-                                Some((k.as_str()?.to_string(), v.as_str()?.to_string()))
-                            })
+                // Settings apply from the project level down through the seed's folders to
+                // the seed itself, deeper levels overriding: `seeds: <project>: <folder>: ...`.
+                let folders: Vec<String> = project
+                    .seed_paths
+                    .iter()
+                    .find_map(|p| path.parent()?.strip_prefix(dir.join(p)).ok())
+                    .map(|rel| {
+                        rel.iter()
+                            .map(|c| c.to_string_lossy().into_owned())
                             .collect()
                     })
                     .unwrap_or_default();
+                let mut levels = Vec::new();
+                let mut node = project.seeds.get(project.name.as_str());
+                if let Some(n) = node {
+                    levels.push(n);
+                }
+                for step in folders.iter().chain(std::iter::once(&name)) {
+                    node = node.and_then(|n| n.get(step.as_str()));
+                    match node {
+                        Some(n) => levels.push(n),
+                        None => break,
+                    }
+                }
+                let setting = |level: &Value, key: &str| {
+                    level
+                        .get(format!("+{key}").as_str())
+                        .or_else(|| level.get(key))
+                        .cloned()
+                };
+                let mut column_types = BTreeMap::new();
+                let mut enabled = None;
+                for level in levels {
+                    if let Some(types) = setting(level, "column_types") {
+                        for (k, v) in types.as_mapping().into_iter().flatten() {
+                            if let (Some(k), Some(v)) = (k.as_str(), v.as_str()) {
+                                column_types.insert(k.to_string(), v.to_string());
+                            }
+                        }
+                    }
+                    if let Some(value) = setting(level, "enabled") {
+                        enabled = Some(value);
+                    }
+                }
                 Seed {
                     name,
                     path,
                     column_types,
+                    enabled,
                 }
             })
             .collect();

@@ -280,3 +280,51 @@ pub fn compile(
         },
     })
 }
+
+/// Whether a seed is enabled: its `+enabled` is a boolean or Jinja rendered with `var()` (the
+/// project's `vars:` under `--vars`), e.g. `"{{ var('load_source_data', false) }}"`.
+pub fn seed_enabled(
+    project: &DbtProject,
+    seed: &crate::project::Seed,
+    vars: &BTreeMap<String, Value>,
+) -> Result<bool> {
+    let text = match &seed.enabled {
+        None => return Ok(true),
+        Some(Value::Bool(enabled)) => return Ok(*enabled),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => {
+            return Err(Error::Project {
+                path: project.dir.join("dbt_project.yml"),
+                message: format!(
+                    "seed `{}`: +enabled must be true, false or Jinja, got {other:?}",
+                    seed.name
+                ),
+            });
+        }
+    };
+    let mut all = project.vars.clone();
+    all.extend(vars.clone());
+    let mut env = Environment::new();
+    env.add_function(
+        "var",
+        move |name: String,
+              default: Option<minijinja::Value>|
+              -> std::result::Result<minijinja::Value, minijinja::Error> {
+            match (all.get(&name), default) {
+                (Some(value), _) => Ok(minijinja::Value::from(minijinja::value::Serde(
+                    value.clone(),
+                ))),
+                (None, Some(default)) => Ok(default),
+                (None, None) => Err(jinja_error(format!("required var `{name}` is not set"))),
+            }
+        },
+    );
+    let rendered = env.render_str(&text, ()).map_err(|e| Error::Project {
+        path: project.dir.join("dbt_project.yml"),
+        message: format!("seed `{}`: +enabled `{text}`: {e}", seed.name),
+    })?;
+    Ok(matches!(
+        rendered.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes"
+    ))
+}

@@ -39,6 +39,8 @@ pub struct NodeResult {
     pub status: Status,
     /// Rows written (tables only).
     pub rows: Option<u64>,
+    /// The SQL that was built (after introspection), when it was built.
+    pub sql: Option<String>,
     /// Wall time.
     pub seconds: f64,
 }
@@ -265,13 +267,22 @@ pub async fn run(
     let mut results: Vec<NodeResult> = Vec::with_capacity(models.len());
     let mut running = JoinSet::new();
     let mut tasks: HashMap<tokio::task::Id, usize> = HashMap::new();
-    let mut finish = |i: usize, status: Status, rows, seconds, results: &mut Vec<NodeResult>| {
+    let mut finish = |i: usize,
+                      status: Status,
+                      built: Option<(Option<u64>, String)>,
+                      seconds,
+                      results: &mut Vec<NodeResult>| {
         let model: &Compiled = &models[i];
+        let (rows, sql) = match built {
+            Some((rows, sql)) => (rows, Some(sql)),
+            None => (None, None),
+        };
         let result = NodeResult {
             name: model.name.clone(),
             materialization: model.materialization,
             status,
             rows,
+            sql,
             seconds,
         };
         debug!(model = %result.name, status = ?result.status, seconds, "model done");
@@ -302,16 +313,15 @@ pub async fn run(
                         let clock = Instant::now();
                         let outcome = match settle(&ctx, options.introspector.as_ref(), model).await
                         {
-                            Ok(model) => {
-                                build(
-                                    &ctx,
-                                    &lake,
-                                    &model,
-                                    options.full_refresh,
-                                    &options.project_dir,
-                                )
-                                .await
-                            }
+                            Ok(model) => build(
+                                &ctx,
+                                &lake,
+                                &model,
+                                options.full_refresh,
+                                &options.project_dir,
+                            )
+                            .await
+                            .map(|rows| (rows, model.sql)),
                             Err(err) => Err(err),
                         };
                         (outcome, clock.elapsed().as_secs_f64())
@@ -332,15 +342,15 @@ pub async fn run(
             ),
         };
         let Some(i) = i else { continue };
-        let (status, rows) = match outcome {
-            Ok(rows) => (Status::Success, rows),
+        let (status, built) = match outcome {
+            Ok(built) => (Status::Success, Some(built)),
             Err(err) => {
                 warn!(model = %models[i].name, error = %err, "model failed");
                 (Status::Error(err.to_string()), None)
             }
         };
         done[i] = Some(status == Status::Success);
-        finish(i, status, rows, seconds, &mut results);
+        finish(i, status, built, seconds, &mut results);
     }
     results
 }

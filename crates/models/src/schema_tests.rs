@@ -23,6 +23,8 @@ pub enum Severity {
 pub struct SchemaTest {
     /// dbt-style unique name, e.g. `not_null_stg_orders_id`.
     pub name: String,
+    /// The test's type (`unique`, `accepted_range`, ...; `singular` for a test file).
+    pub kind: String,
     /// The model under test.
     pub model: String,
     /// The column under test.
@@ -441,6 +443,7 @@ fn build(
     };
     Ok(SchemaTest {
         name,
+        kind,
         model: model.to_string(),
         column: column.unwrap_or_default().to_string(),
         file: file.to_path_buf(),
@@ -477,6 +480,7 @@ fn broken(
     let column_part = column.map(|c| format!("_{c}")).unwrap_or_default();
     SchemaTest {
         name: format!("{kind}_{model}{column_part}"),
+        kind: kind.to_string(),
         model: model.to_string(),
         column: column.unwrap_or_default().to_string(),
         file: file.to_path_buf(),
@@ -568,6 +572,7 @@ pub fn singular_tests(
         tests.push((
             SchemaTest {
                 name: file.name.clone(),
+                kind: "singular".to_string(),
                 model: compiled.refs.first().cloned().unwrap_or_default(),
                 column: String::new(),
                 file: file.path.clone(),

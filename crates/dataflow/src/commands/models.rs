@@ -29,22 +29,37 @@ fn parse_vars(text: Option<&str>) -> anyhow::Result<BTreeMap<String, serde_yaml_
 
 /// Runs the command; `build` is `seed`, `run` and `test` in turn, stopping at the first failure.
 pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow::Result<()> {
+    // run_results.json of `build` holds the seeds, models and tests of all three steps.
+    let mut results = Vec::new();
     if args.action == ModelsAction::Build {
         for action in [ModelsAction::Seed, ModelsAction::Run, ModelsAction::Test] {
             println!("\n== dataflow models {} ==", action.name());
-            run_one(project, &args, action, run_id).await?;
+            run_one(project, &args, action, run_id, &mut results).await?;
         }
         return Ok(());
     }
-    run_one(project, &args, args.action, run_id).await
+    run_one(project, &args, args.action, run_id, &mut results).await
 }
 
-async fn seed(project: &Project, dbt: &DbtProject, args: &ModelsArgs) -> anyhow::Result<()> {
+async fn seed(
+    project: &Project,
+    dbt: &DbtProject,
+    args: &ModelsArgs,
+    run_id: &RunId,
+    results: &mut Vec<ResultEntry>,
+) -> anyhow::Result<()> {
+    let started_all = std::time::Instant::now();
     let lake = super::open_lake(project)?;
     let ctx = new_session(&lake).await.context("opening the lake")?;
-    let seeds: Vec<_> = dbt
-        .seeds
-        .iter()
+    let vars = parse_vars(args.vars.as_deref())?;
+    let mut enabled = Vec::new();
+    for seed in &dbt.seeds {
+        if dataflow_models::render::seed_enabled(dbt, seed, &vars)? {
+            enabled.push(seed);
+        }
+    }
+    let seeds: Vec<_> = enabled
+        .into_iter()
         .filter(|s| {
             args.select.is_empty()
                 || args
@@ -63,8 +78,22 @@ async fn seed(project: &Project, dbt: &DbtProject, args: &ModelsArgs) -> anyhow:
             seed.name,
             started.elapsed().as_secs_f64()
         );
+        results.push(ResultEntry {
+            unique_id: format!("seed.{}.{}", dbt.name, seed.name),
+            status: "success".to_string(),
+            seconds: started.elapsed().as_secs_f64(),
+            message: Some(format!("{rows} rows")),
+            failures: None,
+        });
     }
     println!("Done. PASS={total} TOTAL={total}");
+    artifacts::write_run_results(
+        &project.dir.join("target"),
+        results,
+        run_id.as_str(),
+        &chrono_now(),
+        started_all.elapsed().as_secs_f64(),
+    )?;
     Ok(())
 }
 
@@ -73,12 +102,13 @@ async fn run_one(
     args: &ModelsArgs,
     action: ModelsAction,
     run_id: &RunId,
+    results: &mut Vec<ResultEntry>,
 ) -> anyhow::Result<()> {
     let mut dbt = DbtProject::load(&project.dir)?;
     let lake = super::open_lake(project)?;
     dbt.resolve_source_identifiers(&lake.table_names().await?.into_iter().collect());
     if action == ModelsAction::Seed {
-        return seed(project, &dbt, args).await;
+        return seed(project, &dbt, args, run_id, results).await;
     }
     if action == ModelsAction::Freshness {
         return super::freshness::run(project, &dbt, args, run_id).await;
@@ -120,12 +150,27 @@ async fn run_one(
         },
     };
     let generated_at = context.run_started_at.clone();
-    artifacts::write_manifest(&target, &dbt, &all_models, run_id.as_str(), &generated_at)?;
+    let declared_tests = dataflow_models::schema_tests(&dbt, &context)?;
+    let singular = dataflow_models::singular_tests(&dbt, &context)?;
+    let every_test: Vec<_> = declared_tests
+        .iter()
+        .cloned()
+        .chain(singular.iter().map(|(t, _)| t.clone()))
+        .collect();
+    artifacts::write_manifest(
+        &target,
+        &dbt,
+        &all_models,
+        &every_test,
+        run_id.as_str(),
+        &generated_at,
+    )?;
     let started = std::time::Instant::now();
-    let write_results = |entries: &[ResultEntry]| {
+    let mut write_results = |entries: Vec<ResultEntry>| {
+        results.extend(entries);
         artifacts::write_run_results(
             &target,
-            entries,
+            results,
             run_id.as_str(),
             &generated_at,
             started.elapsed().as_secs_f64(),
@@ -159,12 +204,12 @@ async fn run_one(
                                 .flat_map(|s| s.split_whitespace())
                                 .any(|w| w == name)))
             };
-            let mut tests: Vec<_> = dataflow_models::schema_tests(&dbt, &context)?
+            let mut tests: Vec<_> = declared_tests
                 .into_iter()
                 .filter(|t| selected(&t.model))
                 .collect();
             // Singular tests run when any model they read is selected (all, without --select).
-            for (test, refs) in dataflow_models::singular_tests(&dbt, &context)? {
+            for (test, refs) in singular {
                 if args.select.is_empty() || refs.iter().any(|r| selected(r)) {
                     tests.push(test);
                 }
@@ -214,7 +259,7 @@ async fn run_one(
                     }
                 })
                 .collect();
-            write_results(&entries)?;
+            write_results(entries)?;
             let count =
                 |f: fn(&TestStatus) -> bool| results.iter().filter(|r| f(&r.status)).count();
             let failed = count(|s| matches!(s, TestStatus::Fail(_) | TestStatus::Error(_)));
@@ -319,7 +364,26 @@ async fn run_one(
                     }
                 })
                 .collect();
-            write_results(&entries)?;
+            write_results(entries)?;
+            // View models stay queryable after the run: their definitions go to the lake.
+            let built_views: Vec<_> = results
+                .iter()
+                .filter(|r| r.materialization == Materialization::View)
+                .filter_map(|r| {
+                    r.sql.clone().map(|sql| dataflow_engine::views::SavedView {
+                        name: r.name.clone(),
+                        sql,
+                    })
+                })
+                .collect();
+            let not_views: Vec<String> = all_models
+                .iter()
+                .filter(|m| m.materialization != Materialization::View)
+                .map(|m| m.name.clone())
+                .collect();
+            dataflow_engine::views::save_views(&ctx, &lake, &built_views, &not_views)
+                .await
+                .context("saving the view models' definitions")?;
             let failed = results
                 .iter()
                 .filter(|r| matches!(r.status, Status::Error(_)))

@@ -94,9 +94,103 @@ fn a_real_projects_habits_build_with_dbts_answers() {
         text.contains("PASS  unique_raw_orders_id"),
         "seed tests run: {text}"
     );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path().join("target/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    let node = &manifest["nodes"]["test.shop.unique_raw_orders_id"];
+    assert_eq!(node["resource_type"], "test");
+    assert_eq!(node["attached_node"], "seed.shop.raw_orders");
+    assert_eq!(node["test_metadata"]["name"], "unique");
+    assert!(
+        manifest["child_map"]["seed.shop.raw_orders"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|id| id == "test.shop.unique_raw_orders_id"))
+    );
     // Sources that name the project's seeds read them; money is not truncated.
     let rows = project
         .query("select customer, cast(spend as varchar) as spend from customers order by customer");
     assert_eq!(rows[0]["spend"], "21.68", "11.69 + 9.99: {rows:?}");
     assert_eq!(rows[1]["spend"], "2.50");
+}
+
+#[test]
+fn view_models_stay_queryable_after_the_run() {
+    let project = project();
+    project.cmd().args(["models", "build"]).assert().success();
+    // stg_orders is a view: later commands see it, with the float division in place.
+    let rows = project.query("select subtotal_float from stg_orders order by id");
+    assert_eq!(rows[0]["subtotal_float"], 11.69);
+    // Made a table, the lake table wins and the saved view is dropped.
+    write(
+        &project,
+        "models/staging/stg_orders.sql",
+        "{{ config(materialized='table') }}\nselect id, customer, 1 as subtotal, 2 as subtotal_float\nfrom {{ source('ecom', 'raw_orders') }}\n",
+    );
+    project.cmd().args(["models", "run"]).assert().success();
+    assert_eq!(
+        project.query("select subtotal_float from stg_orders limit 1")[0]["subtotal_float"],
+        2
+    );
+    let saved = project.query("select name from _dataflow_views");
+    assert!(saved.iter().all(|r| r["name"] != "stg_orders"), "{saved:?}");
+    // run_results.json of `build` covers seeds, models and tests; the manifest has the tests.
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path().join("target/run_results.json")).expect("results"),
+    )
+    .expect("json");
+    let ids: Vec<&str> = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["unique_id"].as_str())
+        .collect();
+    assert!(ids.contains(&"model.shop.stg_orders"), "{ids:?}");
+    project.cmd().args(["models", "build"]).assert().success();
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path().join("target/run_results.json")).expect("results"),
+    )
+    .expect("json");
+    let ids: Vec<&str> = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["unique_id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"seed.shop.raw_orders") && ids.contains(&"model.shop.customers"),
+        "{ids:?}"
+    );
+}
+
+#[test]
+fn seed_settings_apply_through_folders_and_vars() {
+    let project = project();
+    write(
+        &project,
+        "dbt_project.yml",
+        "name: shop\nversion: '1'\nprofile: shop\nseeds:\n  shop:\n    +schema: raw\n    jaffle-data:\n      +enabled: \"{{ var('load_source_data', false) }}\"\n    lookups:\n      +column_types: {code: varchar}\n      codes:\n        +column_types: {label: varchar}\n",
+    );
+    write(&project, "seeds/jaffle-data/raw_items.csv", "id,sku\n1,A\n");
+    write(&project, "seeds/lookups/codes.csv", "code,label\n01,7\n");
+    let out = project.cmd().args(["models", "seed"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        !text.contains("raw_items"),
+        "disabled unless the var is set: {text}"
+    );
+    let codes = project.query("select code, label from codes");
+    assert_eq!(
+        (&codes[0]["code"], &codes[0]["label"]),
+        (
+            &serde_json::Value::from("01"),
+            &serde_json::Value::from("7")
+        )
+    );
+    project
+        .cmd()
+        .args(["models", "seed", "--vars", "{load_source_data: true}"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("seed raw_items"));
 }
