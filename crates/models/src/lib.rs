@@ -41,14 +41,18 @@ pub use select::select;
 pub use testing::{TestResult, TestStatus, test};
 
 /// Renders every enabled model and returns them in build order, ephemeral models inlined as
-/// CTEs into the models that ref them.
+/// CTEs into the models that ref them. A model whose Jinja fails is returned with its
+/// `render_error` (as dbt's run goes on past one broken node); an unknown ref or a cycle is an
+/// error for the whole project.
 pub fn compile_project(project: &DbtProject, ctx: &RenderContext) -> Result<Vec<Compiled>> {
     let render_all = |ephemeral: &BTreeSet<String>| -> Result<Vec<Compiled>> {
-        project
+        Ok(project
             .models
             .iter()
-            .map(|m| compile(project, m, ctx, ephemeral))
-            .collect()
+            .map(|m| {
+                compile(project, m, ctx, ephemeral).unwrap_or_else(|err| Compiled::failed(m, &err))
+            })
+            .collect())
     };
     let mut compiled = render_all(&BTreeSet::new())?;
     let ephemeral: BTreeSet<String> = compiled

@@ -32,6 +32,27 @@ pub struct Compiled {
     /// Questions introspective macros could not answer while rendering: the model is rendered
     /// again once the runner has answered them.
     pub pending: Vec<crate::introspect::Request>,
+    /// Why the model did not render: it fails (and its descendants are skipped) while the
+    /// rest of the project runs.
+    pub render_error: Option<String>,
+}
+
+impl Compiled {
+    /// A model whose Jinja failed: no SQL, no known dependencies, the error kept.
+    pub fn failed(model: &Model, error: &Error) -> Compiled {
+        Compiled {
+            name: model.name.clone(),
+            path: model.path.clone(),
+            sql: String::new(),
+            refs: Vec::new(),
+            sources: Vec::new(),
+            materialization: Materialization::parse(&model.config.materialized)
+                .unwrap_or(Materialization::View),
+            config: model.config.clone(),
+            pending: Vec::new(),
+            render_error: Some(error.to_string()),
+        }
+    }
 }
 
 /// Values every model of one invocation sees.
@@ -210,10 +231,22 @@ pub fn compile(
             },
         )
         .map_err(|e| {
-            let detail = e
+            let mut detail = e
                 .detail()
                 .map(str::to_string)
                 .unwrap_or_else(|| e.kind().to_string());
+            // `dbt_date.x(...)` with `dbt_date` undefined: a package we do not have.
+            if let Some(name) = detail
+                .split('`')
+                .nth(1)
+                .filter(|_| detail.ends_with("is undefined)") || detail.ends_with("is undefined"))
+                .filter(|name| source.contains(&format!("{name}.")))
+            {
+                detail.push_str(&format!(
+                    "; `{name}` looks like a dbt package: dataflow has `dbt` and `dbt_utils` \
+                     built in and does not install dbt packages"
+                ));
+            }
             let (path, line, text) = match e.line() {
                 // Inside a macro: name the macro file and line, and the model that called it.
                 Some(line) if line > 0 && line <= offset => {
@@ -278,6 +311,7 @@ pub fn compile(
             pending.dedup();
             pending
         },
+        render_error: None,
     })
 }
 

@@ -52,7 +52,7 @@ pub fn write_compiled(
     project: &str,
     models: &[Compiled],
 ) -> Result<()> {
-    for model in models {
+    for model in models.iter().filter(|m| m.render_error.is_none()) {
         let relative = model.path.strip_prefix(project_dir).unwrap_or(&model.path);
         let path = target.join("compiled").join(project).join(relative);
         let io = |e: std::io::Error| Error::Project {
@@ -311,6 +311,9 @@ pub async fn run(
                     let options = options.clone();
                     let handle = running.spawn(async move {
                         let clock = Instant::now();
+                        if let Some(error) = &model.render_error {
+                            return (Err(Error::Graph(error.clone())), 0.0);
+                        }
                         let outcome = match settle(&ctx, options.introspector.as_ref(), model).await
                         {
                             Ok(model) => build(
@@ -357,25 +360,37 @@ pub async fn run(
 
 /// Re-creates the run's views in `ctx` (views live in the session, not in the lake), so tests
 /// and queries can read them without rebuilding tables.
+///
+/// A view that cannot be created (its upstream did not build) is left out with a warning and
+/// returned, so the rest of the project can still be tested.
 pub async fn register_views(
     ctx: &SessionContext,
     models: &[Compiled],
     introspector: Option<&Introspector>,
-) -> Result<()> {
+) -> Vec<(String, Error)> {
+    let mut failed = Vec::new();
     for model in models
         .iter()
-        .filter(|m| m.materialization == Materialization::View)
+        .filter(|m| m.materialization == Materialization::View && m.render_error.is_none())
     {
-        let model = &settle(ctx, introspector, model.clone()).await?;
-        let statement = format!("CREATE OR REPLACE VIEW {} AS {}", model.name, model.sql);
-        let sql_error = |e: &dyn std::fmt::Display| Error::Sql {
-            model: model.name.clone(),
-            path: model.path.clone(),
-            message: e.to_string(),
-            sql: model.sql.clone(),
-        };
-        let frame = ctx.sql(&statement).await.map_err(|e| sql_error(&e))?;
-        frame.collect().await.map_err(|e| sql_error(&e))?;
+        let created = async {
+            let model = &settle(ctx, introspector, model.clone()).await?;
+            let statement = format!("CREATE OR REPLACE VIEW {} AS {}", model.name, model.sql);
+            let sql_error = |e: &dyn std::fmt::Display| Error::Sql {
+                model: model.name.clone(),
+                path: model.path.clone(),
+                message: e.to_string(),
+                sql: model.sql.clone(),
+            };
+            let frame = ctx.sql(&statement).await.map_err(|e| sql_error(&e))?;
+            frame.collect().await.map_err(|e| sql_error(&e))?;
+            Ok::<(), Error>(())
+        }
+        .await;
+        if let Err(err) = created {
+            warn!(model = %model.name, error = %err, "view not created");
+            failed.push((model.name.clone(), err));
+        }
     }
-    Ok(())
+    failed
 }

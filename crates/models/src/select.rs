@@ -229,6 +229,7 @@ mod tests {
             },
             materialization: Materialization::View,
             pending: Vec::new(),
+            render_error: None,
         }
     }
 

@@ -81,6 +81,18 @@ async fn results(
 async fn actual(dir: &Path) -> BTreeMap<String, String> {
     let compiled =
         DbtProject::load(dir).and_then(|p| compile_project(&p, &context()).map(|m| (p, m)));
+    // A model that does not render is an error case too (the rest of a project would run).
+    let compiled = compiled.and_then(|(p, models)| {
+        let errors: Vec<&str> = models
+            .iter()
+            .filter_map(|m| m.render_error.as_deref())
+            .collect();
+        if errors.is_empty() {
+            Ok((p, models))
+        } else {
+            Err(dataflow_models::Error::Graph(errors.join("\n")))
+        }
+    });
     match compiled {
         Err(err) => {
             let text = err.to_string().replace(&format!("{}/", dir.display()), "");

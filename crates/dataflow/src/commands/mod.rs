@@ -5,6 +5,7 @@ mod freshness;
 mod generate;
 mod ingest;
 mod models;
+mod models_test;
 mod query;
 mod tables;
 mod validate;

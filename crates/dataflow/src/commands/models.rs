@@ -7,7 +7,7 @@ use dataflow_core::config::Project;
 use dataflow_core::ids::RunId;
 use dataflow_engine::new_session;
 use dataflow_models::{
-    DbtProject, Materialization, RenderContext, Status, TestStatus, compile_project, write_compiled,
+    DbtProject, Materialization, RenderContext, Status, compile_project, write_compiled,
 };
 
 use dataflow_models::artifacts::{self, ResultEntry};
@@ -32,11 +32,19 @@ pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow:
     // run_results.json of `build` holds the seeds, models and tests of all three steps.
     let mut results = Vec::new();
     if args.action == ModelsAction::Build {
+        // Like `dbt build`, failed models do not stop the tests of the models that built.
+        let mut failure = None;
         for action in [ModelsAction::Seed, ModelsAction::Run, ModelsAction::Test] {
             println!("\n== dataflow models {} ==", action.name());
-            run_one(project, &args, action, run_id, &mut results).await?;
+            match run_one(project, &args, action, run_id, &mut results).await {
+                Ok(()) => {}
+                Err(err) if err.downcast_ref::<JobFailed>().is_some() => {
+                    failure.get_or_insert(err);
+                }
+                Err(err) => return Err(err),
+            }
         }
-        return Ok(());
+        return failure.map_or(Ok(()), Err);
     }
     run_one(project, &args, args.action, run_id, &mut results).await
 }
@@ -166,6 +174,8 @@ async fn run_one(
         &generated_at,
     )?;
     let started = std::time::Instant::now();
+    // What earlier steps of this `build` did (a failed model's tests are skipped).
+    let earlier = results.clone();
     let mut write_results = |entries: Vec<ResultEntry>| {
         results.extend(entries);
         artifacts::write_run_results(
@@ -178,6 +188,13 @@ async fn run_one(
     };
     match action {
         ModelsAction::Compile => {
+            let broken: Vec<&str> = models
+                .iter()
+                .filter_map(|m| m.render_error.as_deref())
+                .collect();
+            if !broken.is_empty() {
+                return Err(dataflow_models::Error::Graph(broken.join("\n")).into());
+            }
             for model in &models {
                 println!(
                     "compiled {} -> target/compiled/{}/{}",
@@ -193,83 +210,21 @@ async fn run_one(
             Ok(())
         }
         ModelsAction::Test => {
-            // Tests on seeds run with every test, or when a selector names the seed.
-            let selected = |name: &str| {
-                models.iter().any(|m| m.name == name)
-                    || (dbt.seeds.iter().any(|s| s.name == name)
-                        && (args.select.is_empty()
-                            || args
-                                .select
-                                .iter()
-                                .flat_map(|s| s.split_whitespace())
-                                .any(|w| w == name)))
-            };
-            let mut tests: Vec<_> = declared_tests
-                .into_iter()
-                .filter(|t| selected(&t.model))
-                .collect();
-            // Singular tests run when any model they read is selected (all, without --select).
-            for (test, refs) in singular {
-                if args.select.is_empty() || refs.iter().any(|r| selected(r)) {
-                    tests.push(test);
-                }
-            }
             let ctx = new_session(&lake).await.context("opening the lake")?;
-            dataflow_models::register_views(&ctx, &all_models, Some(&introspector)).await?;
-            let total = tests.len();
-            let threads = threads(args);
-            let results =
-                dataflow_models::test(&ctx, &lake, &tests, threads, |position, result| {
-                    let (status, detail) = match &result.status {
-                        TestStatus::Pass => ("PASS", String::new()),
-                        TestStatus::Fail(n) => {
-                            ("FAIL", format!(" ({n} failing rows)\n{}", result.sample))
-                        }
-                        TestStatus::Warn(n) => {
-                            ("WARN", format!(" ({n} failing rows)\n{}", result.sample))
-                        }
-                        TestStatus::Error(message) => (
-                            "ERROR",
-                            format!("\n    {}", message.replace('\n', "\n    ")),
-                        ),
-                    };
-                    println!(
-                        "{:>3} of {total} {status:<5} {} [{:.2}s]{detail}",
-                        position + 1,
-                        result.name,
-                        result.seconds
-                    );
-                })
-                .await;
-            let entries: Vec<ResultEntry> = results
-                .iter()
-                .map(|r| {
-                    let (status, failures, message) = match &r.status {
-                        TestStatus::Pass => ("pass", Some(0), None),
-                        TestStatus::Fail(n) => ("fail", Some(*n), None),
-                        TestStatus::Warn(n) => ("warn", Some(*n), None),
-                        TestStatus::Error(m) => ("error", None, Some(m.clone())),
-                    };
-                    ResultEntry {
-                        unique_id: format!("test.{}.{}", dbt.name, r.name),
-                        status: status.to_string(),
-                        seconds: r.seconds,
-                        message,
-                        failures,
-                    }
-                })
-                .collect();
+            dataflow_models::register_views(&ctx, &all_models, Some(&introspector)).await;
+            let step = super::models_test::TestStep {
+                dbt: &dbt,
+                args,
+                models: &models,
+                all_models: &all_models,
+                ctx: &ctx,
+                lake: &lake,
+                threads: threads(args),
+            };
+            let (entries, failed) = step.run(declared_tests, singular, &earlier).await;
             write_results(entries)?;
-            let count =
-                |f: fn(&TestStatus) -> bool| results.iter().filter(|r| f(&r.status)).count();
-            let failed = count(|s| matches!(s, TestStatus::Fail(_) | TestStatus::Error(_)));
-            println!(
-                "Done. PASS={} WARN={} ERROR={failed} TOTAL={total}",
-                count(|s| *s == TestStatus::Pass),
-                count(|s| matches!(s, TestStatus::Warn(_)))
-            );
             if failed > 0 {
-                return Err(JobFailed(format!("{failed} of {total} tests failed")).into());
+                return Err(JobFailed(format!("{failed} tests failed")).into());
             }
             Ok(())
         }
@@ -309,7 +264,7 @@ async fn run_one(
         ModelsAction::Seed | ModelsAction::Build | ModelsAction::Freshness => Ok(()),
         ModelsAction::Run => {
             let ctx = new_session(&lake).await.context("opening the lake")?;
-            dataflow_models::register_views(&ctx, &context_views, Some(&introspector)).await?;
+            dataflow_models::register_views(&ctx, &context_views, Some(&introspector)).await;
             // Ephemeral models are inlined into their children, not built.
             let models: Vec<_> = models
                 .into_iter()

@@ -135,7 +135,7 @@ fn demo_runs_end_to_end_and_prints_its_summary() {
         "PASS=11 ERROR=0 SKIP=0 TOTAL=11",
         "table model customer_360",
         "customer_features (RFM) by value segment",
-        "ERROR=0 TOTAL=8",
+        "ERROR=0 SKIP=0 TOTAL=8",
         "rows quarantined",
         "raw_<source>",
         "Top categories",

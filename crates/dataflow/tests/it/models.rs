@@ -199,7 +199,10 @@ fn schema_tests_report_failing_rows_and_respect_severity() {
         text.contains("WARN  relationships_stg_orders_customer__name__customers ["),
         "{text}"
     );
-    assert!(text.contains("PASS=2 WARN=1 ERROR=1 TOTAL=4"), "{text}");
+    assert!(
+        text.contains("PASS=2 WARN=1 ERROR=1 SKIP=0 TOTAL=4"),
+        "{text}"
+    );
 
     // Fixing the data makes the suite pass (warnings do not fail it).
     write(
@@ -642,7 +645,10 @@ models:
     );
     // The singular test: ann's 10.50 is over 10.
     assert_eq!(status("no_huge_orders"), "FAIL");
-    assert!(text.contains("PASS=6 WARN=1 ERROR=2 TOTAL=9"), "{text}");
+    assert!(
+        text.contains("PASS=6 WARN=1 ERROR=2 SKIP=0 TOTAL=9"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -755,7 +761,10 @@ fn custom_generic_tests_from_test_blocks() {
         text.contains("WARN  at_most_stg_orders_amount_2 ["),
         "{text}"
     );
-    assert!(text.contains("PASS=1 WARN=1 ERROR=1 TOTAL=3"), "{text}");
+    assert!(
+        text.contains("PASS=1 WARN=1 ERROR=1 SKIP=0 TOTAL=3"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -89,7 +89,10 @@ fn a_real_projects_habits_build_with_dbts_answers() {
             && text.contains("(2 failing rows)"),
         "{text}"
     );
-    assert!(text.contains("PASS=10 WARN=0 ERROR=2 TOTAL=12"), "{text}");
+    assert!(
+        text.contains("PASS=10 WARN=0 ERROR=2 SKIP=0 TOTAL=12"),
+        "{text}"
+    );
     assert!(
         text.contains("PASS  unique_raw_orders_id"),
         "seed tests run: {text}"
@@ -193,4 +196,46 @@ fn seed_settings_apply_through_folders_and_vars() {
         .assert()
         .success()
         .stdout(predicates::str::contains("seed raw_items"));
+}
+
+#[test]
+fn one_broken_model_does_not_stop_the_others_or_their_tests() {
+    let project = project();
+    write(
+        &project,
+        "models/marts/needs_a_package.sql",
+        "select {{ dbt_date.get_base_dates(n_dateparts=3) }} as d\n",
+    );
+    write(
+        &project,
+        "models/marts/after_broken.sql",
+        "select * from {{ ref('needs_a_package') }}\n",
+    );
+    write(
+        &project,
+        "models/marts/schema.yml",
+        "version: 2\nmodels:\n  - name: customers\n    columns:\n      - name: customer\n        tests: [unique]\n  - name: after_broken\n    columns:\n      - name: d\n        tests: [not_null]\n",
+    );
+    let out = project.cmd().args(["models", "build"]).assert().code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.contains("ERROR view model needs_a_package")
+            && text.contains("needs_a_package.sql:1")
+            && text.contains("dbt_date"),
+        "{text}"
+    );
+    assert!(text.contains("SKIP  view model after_broken"), "{text}");
+    assert!(
+        text.contains("PASS=2 ERROR=1 SKIP=1 TOTAL=4"),
+        "the rest built: {text}"
+    );
+    assert!(
+        text.contains("built in and does not install dbt packages"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SKIP  not_null_after_broken_d (model `after_broken` did not build)")
+            && text.contains("PASS  unique_customers_customer"),
+        "tests of built models still run: {text}"
+    );
 }

@@ -134,20 +134,27 @@ fn delete_insert_replaces_every_row_of_a_changed_key() {
 }
 
 #[test]
-fn bad_incremental_settings_are_configuration_errors() {
+fn bad_incremental_settings_fail_the_model_with_its_file() {
     let project = shop();
     changing_model(&project, ", on_schema_change='sync_columns'");
-    run(&project, "{}")
-        .code(2)
-        .stderr(
-            predicate::str::contains("order_log.sql").and(predicate::str::contains(
+    run(&project, "{}").code(1).stdout(
+        predicate::str::contains("ERROR table model order_log")
+            .and(predicate::str::contains("order_log.sql"))
+            .and(predicate::str::contains(
                 "unknown on_schema_change `sync_columns`",
             )),
-        );
+    );
+    // `models compile` refuses a project with a model that does not render.
+    project
+        .cmd()
+        .args(["models", "compile"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown on_schema_change"));
     changing_model(&project, ", incremental_strategy='merge'");
     run(&project, "{}")
-        .code(2)
-        .stderr(predicate::str::contains("`merge` needs a unique_key"));
+        .code(1)
+        .stdout(predicate::str::contains("`merge` needs a unique_key"));
 }
 
 #[test]
