@@ -25,7 +25,7 @@ pub mod seed;
 pub mod select;
 pub mod sql_position;
 pub mod testing;
-pub(crate) mod utils_tests;
+pub mod utils_tests;
 
 pub use error::{Error, Result};
 pub use graph::build_order;

@@ -477,9 +477,21 @@ impl DbtProject {
                     fqn,
                 });
             }
-            let mut yml_files = Vec::new();
-            files_with_extension(&root, &["yml", "yaml"], &mut yml_files);
-            yml_files.sort();
+        }
+        // Property files may sit beside models, seeds, macros or tests, as in dbt.
+        let mut yml_files = Vec::new();
+        for path in project
+            .model_paths
+            .iter()
+            .chain(&project.seed_paths)
+            .chain(&project.macro_paths)
+            .chain(&project.test_paths)
+        {
+            files_with_extension(&dir.join(path), &["yml", "yaml"], &mut yml_files);
+        }
+        yml_files.sort();
+        yml_files.dedup();
+        {
             for path in yml_files {
                 let text = read(&path)?;
                 let invalid = |e: serde_yaml_ng::Error| Error::Project {

@@ -158,7 +158,10 @@ fn pure_sql(method: &str, a: &Args) -> Option<Result<Value, Error>> {
                  else cast(floor(({expr} - {min}) * {n} / ({max} - {min})) as bigint) + 1 end)"
             ))
         })(),
-        "slugify" => a.text(0, "string", method).map(|s| Value::from(slugify(&s))),
+        // slugify(none) is '' in dbt_utils.
+        "slugify" => Ok(Value::from(slugify(
+            &a.optional_text(0, "string").unwrap_or_default(),
+        ))),
         _ => return None,
     };
     Some(result)
@@ -251,9 +254,12 @@ fn union_relations(
     let relations = a.list(0, "relations", method)?;
     let include = lowercase(a.list_or_empty(2, "include", method)?);
     let exclude = lowercase(a.list_or_empty(3, "exclude", method)?);
-    let source_column = a
-        .optional_text(4, "source_column_name")
-        .unwrap_or_else(|| "_dbt_source_relation".to_string());
+    // source_column_name=none leaves the column out; absent, it is _dbt_source_relation.
+    let source_column = match a.get(4, "source_column_name") {
+        None => Some("_dbt_source_relation".to_string()),
+        Some(v) if v.is_none() || v.is_undefined() => None,
+        Some(_) => a.optional_text(4, "source_column_name"),
+    };
     let filter = a.optional_text(5, "where");
     let mut known = Vec::new();
     for relation in &relations {
@@ -279,10 +285,10 @@ fn union_relations(
         .iter()
         .zip(known.iter().flatten())
         .map(|(relation, own)| {
-            let mut items = vec![format!(
-                "cast({} as varchar) as {source_column}",
-                literal(relation)
-            )];
+            let mut items: Vec<String> = source_column
+                .iter()
+                .map(|name| format!("cast({} as varchar) as {name}", literal(relation)))
+                .collect();
             for (name, data_type) in &columns {
                 let present = own.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
                 let value = present.map_or("null".to_string(), |(n, _)| quote(n));

@@ -44,6 +44,8 @@ pub struct SchemaTest {
     /// Why the test cannot run (unknown test, missing argument): reported as the test's error,
     /// so one bad declaration does not stop every other test.
     pub problem: Option<String>,
+    /// A column list the SQL needs, read from the lake when the test runs.
+    pub columns_from: Option<crate::utils_tests::ColumnSpec>,
 }
 
 /// Evaluates a dbt threshold such as `>10`, `!= 0` or `>=5` against a failure count.
@@ -172,6 +174,7 @@ fn build(
         }
         other => return Err(invalid(format!("cannot read test {other:?}"))),
     };
+    let namespaced = kind.starts_with("dbt_utils.");
     let kind = kind.trim_start_matches("dbt_utils.").to_string();
     let need =
         |key: &str| argument(args, key).ok_or_else(|| invalid(format!("`{kind}` needs `{key}`")));
@@ -190,6 +193,7 @@ fn build(
     };
     let column_part = column.map(|c| format!("_{c}")).unwrap_or_default();
     let base_name = format!("{kind}_{model}{column_part}");
+    let mut columns_from = None;
     let (name, sql) = match kind.as_str() {
         "not_null" => (
             base_name,
@@ -360,7 +364,11 @@ fn build(
                 ),
             )
         }
-        custom if project.custom_tests.iter().any(|t| t == custom) => {
+        // A project's own test of the same name wins, unless the schema file says dbt_utils.
+        custom
+            if project.custom_tests.iter().any(|t| t == custom)
+                && !(namespaced && crate::utils_tests::is_builtin(custom)) =>
+        {
             let mut call = format!("{{{{ test_{custom}(model={}", serde_json::json!(relation));
             if let Some(c) = column {
                 call.push_str(&format!(", column_name={}", serde_json::json!(c)));
@@ -391,6 +399,7 @@ fn build(
             let argument = |key: &str| argument(args, key);
             let resolve = |text: &str| resolve_relation(project, text);
             let input = crate::utils_tests::TestInput {
+                model,
                 relation: &relation,
                 column,
                 argument: &argument,
@@ -398,7 +407,11 @@ fn build(
                 base_name: &base_name,
             };
             match crate::utils_tests::build(other, &input) {
-                Some(built) => built.map_err(invalid)?,
+                Some(built) => {
+                    let built = built.map_err(invalid)?;
+                    columns_from = built.columns;
+                    (built.name, built.sql)
+                }
                 None => {
                     const KNOWN: &[&str] = &[
                         "unique",
@@ -420,6 +433,7 @@ fn build(
                         "fewer_rows_than",
                         "equality",
                         "sequential_values",
+                        "mutually_exclusive_ranges",
                     ];
                     let names = KNOWN
                         .iter()
@@ -434,7 +448,7 @@ fn build(
                          not_null_proportion, unique_combination_of_columns, recency, \
                          equal_rowcount, relationships_where, not_accepted_values, \
                          not_empty_string, not_constant, at_least_one, cardinality_equality, \
-                         fewer_rows_than, equality, sequential_values, or a {{% test %}} block in \
+                         fewer_rows_than, equality, sequential_values, mutually_exclusive_ranges, or a {{% test %}} block in \
                          tests/generic or macros"
                     )));
                 }
@@ -455,6 +469,7 @@ fn build(
             .and_then(Value::as_bool)
             .unwrap_or(false),
         problem: None,
+        columns_from,
     })
 }
 
@@ -490,6 +505,7 @@ fn broken(
         error_if: "!= 0".to_string(),
         store_failures: false,
         problem: Some(error.to_string()),
+        columns_from: None,
     }
 }
 
@@ -569,6 +585,10 @@ pub fn singular_tests(
     let mut tests = Vec::new();
     for file in &project.singular_tests {
         let compiled = crate::render::compile(project, file, ctx, &Default::default())?;
+        // `{{ config(enabled=false) }}` turns a singular test off.
+        if !compiled.config.enabled {
+            continue;
+        }
         tests.push((
             SchemaTest {
                 name: file.name.clone(),
@@ -586,6 +606,7 @@ pub fn singular_tests(
                 error_if: "!= 0".to_string(),
                 store_failures: false,
                 problem: None,
+                columns_from: None,
             },
             compiled.refs,
         ));

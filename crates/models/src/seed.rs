@@ -70,6 +70,11 @@ pub async fn load_seed(
     let projection: Vec<String> = fields
         .iter()
         .map(|f| match seed.column_types.get(f) {
+            // `2021-01-01 00:00` (no seconds) is a timestamp to dbt's loaders; add the seconds.
+            Some(t) if t.to_ascii_lowercase().contains("timestamp") => format!(
+                "cast(case when \"{f}\" ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[ T][0-9]{{2}}:[0-9]{{2}}$' \
+                 then \"{f}\" || ':00' else \"{f}\" end as {t}) as \"{f}\""
+            ),
             Some(t) => format!("cast(\"{f}\" as {t}) as \"{f}\""),
             None => format!("\"{f}\""),
         })

@@ -114,6 +114,53 @@ async fn store_failures(
     Ok(())
 }
 
+/// The column list a test asked for, read from the relation's schema now.
+async fn column_list(
+    ctx: &SessionContext,
+    spec: &crate::utils_tests::ColumnSpec,
+) -> std::result::Result<String, String> {
+    use dataflow_engine::datafusion::arrow::datatypes::DataType;
+    let frame = ctx
+        .table(spec.relation.as_str())
+        .await
+        .map_err(|e| format!("reading the columns of `{}`: {e}", spec.relation))?;
+    let schema = frame.schema().clone();
+    let exclude: Vec<String> = spec.exclude.iter().map(|c| c.to_lowercase()).collect();
+    let names: Vec<String> = if spec.only.is_empty() {
+        schema.fields().iter().map(|f| f.name().clone()).collect()
+    } else {
+        spec.only.clone()
+    };
+    let mut items = Vec::new();
+    for name in names {
+        if exclude.contains(&name.to_lowercase()) {
+            continue;
+        }
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        let numeric = schema
+            .fields()
+            .iter()
+            .find(|f| f.name().eq_ignore_ascii_case(&name))
+            .is_some_and(|f| {
+                matches!(
+                    f.data_type(),
+                    DataType::Float32
+                        | DataType::Float64
+                        | DataType::Decimal128(_, _)
+                        | DataType::Decimal256(_, _)
+                )
+            });
+        items.push(match spec.precision {
+            Some(digits) if numeric => format!("round({quoted}, {digits}) as {quoted}"),
+            _ => quoted,
+        });
+    }
+    if items.is_empty() {
+        return Err(format!("no columns of `{}` left to compare", spec.relation));
+    }
+    Ok(items.join(", "))
+}
+
 /// Runs one test: count and sample the failing rows, classify, store failures if asked.
 async fn run_one(
     ctx: &SessionContext,
@@ -129,7 +176,24 @@ async fn run_one(
             seconds: 0.0,
         };
     }
-    let outcome = match count_and_sample(ctx, &schema_test.sql).await {
+    let sql = match &schema_test.columns_from {
+        None => Ok(schema_test.sql.clone()),
+        Some(spec) => column_list(ctx, spec)
+            .await
+            .map(|list| schema_test.sql.replace(crate::utils_tests::COLUMNS, &list)),
+    };
+    let sql = match sql {
+        Ok(sql) => sql,
+        Err(message) => {
+            return TestResult {
+                name: schema_test.name.clone(),
+                status: TestStatus::Error(message),
+                sample: String::new(),
+                seconds: started.elapsed().as_secs_f64(),
+            };
+        }
+    };
+    let outcome = match count_and_sample(ctx, &sql).await {
         Ok((n, sample)) => classify(schema_test, n).map(|status| (status, sample, n)),
         Err(message) => Err(message),
     };
@@ -146,7 +210,7 @@ async fn run_one(
     let (status, sample) = match outcome {
         Ok(result) => result,
         Err(message) => (
-            TestStatus::Error(format!("{message}\ncompiled SQL:\n{}", schema_test.sql)),
+            TestStatus::Error(format!("{message}\ncompiled SQL:\n{}", sql)),
             String::new(),
         ),
     };

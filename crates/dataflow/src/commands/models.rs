@@ -77,24 +77,42 @@ async fn seed(
         })
         .collect();
     let total = seeds.len();
+    // A seed that does not load is that seed's error; the others load (its table keeps its
+    // previous version).
+    let mut failed = 0;
     for (position, seed) in seeds.iter().enumerate() {
         let started = std::time::Instant::now();
-        let rows = dataflow_models::load_seed(&ctx, &lake, seed).await?;
-        println!(
-            "{:>3} of {total} OK    seed {} [{:.2}s] ({rows} rows)",
-            position + 1,
-            seed.name,
-            started.elapsed().as_secs_f64()
-        );
+        let (status, message) = match dataflow_models::load_seed(&ctx, &lake, seed).await {
+            Ok(rows) => {
+                println!(
+                    "{:>3} of {total} OK    seed {} [{:.2}s] ({rows} rows)",
+                    position + 1,
+                    seed.name,
+                    started.elapsed().as_secs_f64()
+                );
+                ("success", format!("{rows} rows"))
+            }
+            Err(err) => {
+                failed += 1;
+                println!(
+                    "{:>3} of {total} ERROR seed {} [{:.2}s]\n    {}",
+                    position + 1,
+                    seed.name,
+                    started.elapsed().as_secs_f64(),
+                    err.to_string().replace('\n', "\n    ")
+                );
+                ("error", err.to_string())
+            }
+        };
         results.push(ResultEntry {
             unique_id: format!("seed.{}.{}", dbt.name, seed.name),
-            status: "success".to_string(),
+            status: status.to_string(),
             seconds: started.elapsed().as_secs_f64(),
-            message: Some(format!("{rows} rows")),
+            message: Some(message),
             failures: None,
         });
     }
-    println!("Done. PASS={total} TOTAL={total}");
+    println!("Done. PASS={} ERROR={failed} TOTAL={total}", total - failed);
     artifacts::write_run_results(
         &project.dir.join("target"),
         results,
@@ -102,6 +120,9 @@ async fn seed(
         &chrono_now(),
         started_all.elapsed().as_secs_f64(),
     )?;
+    if failed > 0 {
+        return Err(JobFailed(format!("{failed} of {total} seeds failed")).into());
+    }
     Ok(())
 }
 
@@ -320,6 +341,29 @@ async fn run_one(
                 })
                 .collect();
             write_results(entries)?;
+            // The manifest shows the SQL that ran (introspective macros answered).
+            let ran: Vec<_> = all_models
+                .iter()
+                .map(|m| {
+                    let mut m = m.clone();
+                    if let Some(sql) = results
+                        .iter()
+                        .find(|r| r.name == m.name)
+                        .and_then(|r| r.sql.clone())
+                    {
+                        m.sql = sql;
+                    }
+                    m
+                })
+                .collect();
+            artifacts::write_manifest(
+                &target,
+                &dbt,
+                &ran,
+                &every_test,
+                run_id.as_str(),
+                &generated_at,
+            )?;
             // View models stay queryable after the run: their definitions go to the lake.
             let built_views: Vec<_> = results
                 .iter()

@@ -557,13 +557,15 @@ fn seeds_load_with_inferred_and_declared_types_and_build_runs_everything() {
             "{dbt}seeds:\n  shop:\n    regions:\n      +column_types:\n        cod: varchar\n"
         ),
     );
+    // A typo'd column is that seed's error, naming the file and the column.
     project
         .cmd()
         .args(["models", "seed"])
         .assert()
-        .code(2)
-        .stderr(predicate::str::contains("regions.csv"))
-        .stderr(predicate::str::contains("`cod`"));
+        .code(1)
+        .stdout(predicate::str::contains("ERROR seed regions"))
+        .stdout(predicate::str::contains("regions.csv"))
+        .stdout(predicate::str::contains("`cod`"));
 }
 
 #[test]

@@ -62,10 +62,15 @@ fn a_real_projects_habits_build_with_dbts_answers() {
          \x20   tests:\n\
          \x20     - dbt_utils.fewer_rows_than: {compare_model: ref('stg_orders')}\n\
          \x20     - dbt_utils.equality: {compare_model: ref('customers')}\n\
-         \x20     - dbt_utils.mutually_exclusive_ranges: {lower_bound_column: a, upper_bound_column: b}\n\
+         \x20     - dbt_utils.equality: {compare_model: ref('customers_reordered'), exclude_columns: [orders]}\n\
+         \x20     - dbt_expectations.expect_table_row_count_to_be_between: {min_value: 1}\n\
          \x20 - name: retired_model\n\
          \x20   description: documented but deleted\n\
          seeds:\n\
+         \x20 - name: ranges\n\
+         \x20   tests:\n\
+         \x20     - dbt_utils.mutually_exclusive_ranges: {lower_bound_column: lo, upper_bound_column: hi, partition_by: grp}\n\
+         \x20     - dbt_utils.mutually_exclusive_ranges: {lower_bound_column: lo, upper_bound_column: hi}\n\
          \x20 - name: raw_orders\n\
          \x20   columns:\n\
          \x20     - name: id\n\
@@ -74,12 +79,23 @@ fn a_real_projects_habits_build_with_dbts_answers() {
          \x20       tests:\n\
          \x20         - dbt_utils.cardinality_equality: {field: customer, to: ref('customers')}\n",
     );
+    write(
+        &project,
+        "seeds/ranges.csv",
+        "lo,hi,grp\n0,10,a\n10,20,a\n5,15,b\n",
+    );
+    write(
+        &project,
+        "models/marts/customers_reordered.sql",
+        "select orders + 1 as orders, spend, customer from {{ ref('customers') }}\n",
+    );
     let out = project.cmd().args(["models", "build"]).assert().failure();
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     // The one unsupported test is an error of its own; every other test ran.
     assert!(
-        text.contains("ERROR mutually_exclusive_ranges_customers")
-            && text.contains("unknown test `mutually_exclusive_ranges`"),
+        text.contains("ERROR dbt_expectations.expect_table_row_count_to_be_between_customers")
+            && text
+                .contains("unknown test `dbt_expectations.expect_table_row_count_to_be_between`"),
         "{text}"
     );
     // ann has two orders but one customers row: the per-value counts differ, as dbt_utils
@@ -90,7 +106,19 @@ fn a_real_projects_habits_build_with_dbts_answers() {
         "{text}"
     );
     assert!(
-        text.contains("PASS=10 WARN=0 ERROR=2 SKIP=0 TOTAL=12"),
+        text.contains("PASS  equality_customers__customers_reordered"),
+        "columns compared by name, excluded ones left out: {text}"
+    );
+    assert!(
+        text.contains("PASS  mutually_exclusive_ranges_ranges "),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAIL  mutually_exclusive_ranges_ranges_2"),
+        "ranges overlap across groups: {text}"
+    );
+    assert!(
+        text.contains("PASS=12 WARN=0 ERROR=3 SKIP=0 TOTAL=15"),
         "{text}"
     );
     assert!(
@@ -196,6 +224,36 @@ fn seed_settings_apply_through_folders_and_vars() {
         .assert()
         .success()
         .stdout(predicates::str::contains("seed raw_items"));
+
+    // Property files beside the seeds; a timestamp without seconds; one bad seed alone fails.
+    write(
+        &project,
+        "seeds/lookups/props.yml",
+        "version: 2\nseeds:\n  - name: codes\n    columns:\n      - name: code\n        tests: [not_null]\n",
+    );
+    write(
+        &project,
+        "dbt_project.yml",
+        "name: shop\nversion: '1'\nprofile: shop\nseeds:\n  shop:\n    lookups:\n      events:\n        +column_types: {at: timestamp}\n      broken:\n        +column_types: {n: int}\n",
+    );
+    write(
+        &project,
+        "seeds/lookups/events.csv",
+        "at\n2021-01-01 00:00\n2021-01-02 10:30:15\n",
+    );
+    write(&project, "seeds/lookups/broken.csv", "n\n1\nnot a number\n");
+    let out = project.cmd().args(["models", "seed"]).assert().code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("ERROR seed broken"), "{text}");
+    assert!(text.contains("OK    seed events"), "{text}");
+    assert!(text.contains("PASS=4 ERROR=1 TOTAL=5"), "{text}");
+    let events = project.query("select cast(at as varchar) as at from events order by at");
+    assert_eq!(events[0]["at"], "2021-01-01T00:00:00");
+    project
+        .cmd()
+        .args(["models", "test"])
+        .assert()
+        .stdout(predicates::str::contains("PASS  not_null_codes_code"));
 }
 
 #[test]
