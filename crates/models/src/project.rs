@@ -214,7 +214,7 @@ impl ModelConfig {
 }
 
 /// One model file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     /// Model name (file stem).
     pub name: String,

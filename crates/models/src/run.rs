@@ -369,10 +369,13 @@ pub async fn register_views(
     introspector: Option<&Introspector>,
 ) -> Vec<(String, Error)> {
     let mut failed = Vec::new();
-    for model in models
-        .iter()
-        .filter(|m| m.materialization == Materialization::View && m.render_error.is_none())
-    {
+    // Ephemeral models become views here too, so tests and queries can read them.
+    for model in models.iter().filter(|m| {
+        matches!(
+            m.materialization,
+            Materialization::View | Materialization::Ephemeral
+        ) && m.render_error.is_none()
+    }) {
         let created = async {
             let model = &settle(ctx, introspector, model.clone()).await?;
             let statement = format!("CREATE OR REPLACE VIEW {} AS {}", model.name, model.sql);

@@ -46,6 +46,42 @@ pub struct SchemaTest {
     pub problem: Option<String>,
     /// A column list the SQL needs, read from the lake when the test runs.
     pub columns_from: Option<crate::utils_tests::ColumnSpec>,
+    /// The Jinja the test was rendered from (custom and singular tests), and what its
+    /// introspective macros still need: answered and rendered again before it runs.
+    pub rerender: Option<(crate::project::Model, Vec<crate::introspect::Request>)>,
+}
+
+/// Answers a test's introspection questions from the session and renders it again (like
+/// [`crate::run::settle`] for models).
+pub async fn settle_test(
+    ctx: &dataflow_engine::datafusion::prelude::SessionContext,
+    project: &DbtProject,
+    render: &crate::render::RenderContext,
+    mut test: SchemaTest,
+) -> SchemaTest {
+    for _ in 0..4 {
+        let Some((model, pending)) = test.rerender.clone() else {
+            return test;
+        };
+        if pending.is_empty() {
+            return test;
+        }
+        if let Err(message) = render.introspection.resolve(ctx, &pending).await {
+            test.problem = Some(format!("introspective macro: {message}"));
+            return test;
+        }
+        match crate::render::compile(project, &model, render, &Default::default()) {
+            Ok(compiled) => {
+                test.sql = compiled.sql;
+                test.rerender = Some((model, compiled.pending));
+            }
+            Err(err) => {
+                test.problem = Some(err.to_string());
+                return test;
+            }
+        }
+    }
+    test
 }
 
 /// Evaluates a dbt threshold such as `>10`, `!= 0` or `>=5` against a failure count.
@@ -194,6 +230,7 @@ fn build(
     let column_part = column.map(|c| format!("_{c}")).unwrap_or_default();
     let base_name = format!("{kind}_{model}{column_part}");
     let mut columns_from = None;
+    let mut rerender = None;
     let (name, sql) = match kind.as_str() {
         "not_null" => (
             base_name,
@@ -393,6 +430,9 @@ fn build(
                 config: crate::project::ModelConfig::default(),
             };
             let rendered = crate::render::compile(project, &model, ctx, &Default::default())?;
+            if !rendered.pending.is_empty() {
+                rerender = Some((model, rendered.pending.clone()));
+            }
             (base_name, rendered.sql)
         }
         other => {
@@ -470,6 +510,7 @@ fn build(
             .unwrap_or(false),
         problem: None,
         columns_from,
+        rerender,
     })
 }
 
@@ -506,6 +547,7 @@ fn broken(
         store_failures: false,
         problem: Some(error.to_string()),
         columns_from: None,
+        rerender: None,
     }
 }
 
@@ -607,6 +649,8 @@ pub fn singular_tests(
                 store_failures: false,
                 problem: None,
                 columns_from: None,
+                rerender: (!compiled.pending.is_empty())
+                    .then(|| (file.clone(), compiled.pending.clone())),
             },
             compiled.refs,
         ));

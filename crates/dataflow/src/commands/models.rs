@@ -241,6 +241,7 @@ async fn run_one(
                 ctx: &ctx,
                 lake: &lake,
                 threads: threads(args),
+                render: &context,
             };
             let (entries, failed) = step.run(declared_tests, singular, &earlier).await;
             write_results(entries)?;

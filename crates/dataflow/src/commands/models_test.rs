@@ -27,6 +27,8 @@ pub struct TestStep<'a> {
     pub lake: &'a Lake,
     /// Tests run at once.
     pub threads: usize,
+    /// The invocation's render context (for tests with introspective macros).
+    pub render: &'a dataflow_models::RenderContext,
 }
 
 impl TestStep<'_> {
@@ -107,6 +109,15 @@ impl TestStep<'_> {
                 failures: None,
             });
         }
+        // Tests whose Jinja reads the lake (adapter.get_columns_in_relation, ...) render again.
+        let mut settled = Vec::with_capacity(tests.len());
+        for test in tests {
+            settled.push(
+                dataflow_models::schema_tests::settle_test(self.ctx, self.dbt, self.render, test)
+                    .await,
+            );
+        }
+        let tests = settled;
         let offset = skipped.len();
         let results = dataflow_models::test(
             self.ctx,

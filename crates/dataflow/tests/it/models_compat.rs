@@ -297,3 +297,51 @@ fn one_broken_model_does_not_stop_the_others_or_their_tests() {
         "tests of built models still run: {text}"
     );
 }
+
+#[test]
+fn tests_on_ephemeral_models_read_their_sql() {
+    let project = project();
+    write(
+        &project,
+        "models/staging/orders_eph.sql",
+        "{{ config(materialized='ephemeral') }}\nselect id, customer from {{ source('ecom', 'raw_orders') }}\n",
+    );
+    write(
+        &project,
+        "models/staging/eph.yml",
+        "version: 2\nmodels:\n  - name: orders_eph\n    columns:\n      - name: id\n        tests: [unique, not_null]\n",
+    );
+    project
+        .cmd()
+        .args(["models", "build"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("PASS  unique_orders_eph_id"));
+}
+
+#[test]
+fn tests_whose_jinja_reads_the_lake_render_again_before_they_run() {
+    let project = project();
+    write(
+        &project,
+        "tests/generic/has_columns.sql",
+        "{% test has_columns(model, expected) %}\n{% set cols = adapter.get_columns_in_relation(model) %}\nselect {{ cols | length }} as found from (select 1) as t where {{ cols | length }} <> {{ expected }}\n{% endtest %}\n",
+    );
+    write(
+        &project,
+        "models/marts/schema.yml",
+        "version: 2\nmodels:\n  - name: customers\n    tests:\n      - has_columns: {expected: 3}\n",
+    );
+    write(
+        &project,
+        "tests/most_orders.sql",
+        "select * from {{ ref('customers') }}\nwhere orders > {{ dbt_utils.get_single_value(\"select max(orders) from customers\") }}\n",
+    );
+    project
+        .cmd()
+        .args(["models", "build"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("PASS  has_columns_customers"))
+        .stdout(predicates::str::contains("PASS  most_orders"));
+}
