@@ -259,28 +259,28 @@ pub const SPECS: &[Spec] = &[
         ColumnAggregate,
         ["column"],
         BETWEEN,
-        false
+        true
     ),
     spec!(
         "expect_column_median_to_be_between",
         ColumnAggregate,
         ["column"],
         BETWEEN,
-        false
+        true
     ),
     spec!(
         "expect_column_stdev_to_be_between",
         ColumnAggregate,
         ["column"],
         BETWEEN,
-        false
+        true
     ),
     spec!(
         "expect_column_sum_to_be_between",
         ColumnAggregate,
         ["column"],
         BETWEEN,
-        false
+        true
     ),
     spec!(
         "expect_column_min_to_be_between",
@@ -294,7 +294,7 @@ pub const SPECS: &[Spec] = &[
             "parse_strings_as_datetimes",
             "output_strftime_format"
         ],
-        false
+        true
     ),
     spec!(
         "expect_column_max_to_be_between",
@@ -308,56 +308,56 @@ pub const SPECS: &[Spec] = &[
             "parse_strings_as_datetimes",
             "output_strftime_format"
         ],
-        false
+        true
     ),
     spec!(
         "expect_column_unique_value_count_to_be_between",
         ColumnAggregate,
         ["column"],
         BETWEEN,
-        false
+        true
     ),
     spec!(
         "expect_column_proportion_of_unique_values_to_be_between",
         ColumnAggregate,
         ["column"],
         BETWEEN,
-        false
+        true
     ),
     spec!(
         "expect_column_distinct_values_to_be_in_set",
         ColumnAggregate,
         ["column", "value_set"],
         &["parse_strings_as_datetimes"],
-        false
+        true
     ),
     spec!(
         "expect_column_distinct_values_to_contain_set",
         ColumnAggregate,
         ["column", "value_set"],
         &["parse_strings_as_datetimes"],
-        false
+        true
     ),
     spec!(
         "expect_column_distinct_values_to_equal_set",
         ColumnAggregate,
         ["column", "value_set"],
         &["parse_strings_as_datetimes"],
-        false
+        true
     ),
     spec!(
         "expect_column_most_common_value_to_be_in_set",
         ColumnAggregate,
         ["column", "value_set"],
         &["ties_okay"],
-        false
+        true
     ),
     spec!(
         "expect_column_quantile_values_to_be_between",
         ColumnAggregate,
         ["column", "quantile_ranges"],
         &["allow_relative_error"],
-        false
+        true
     ),
     spec!(
         "expect_column_pair_values_a_to_be_greater_than_b",

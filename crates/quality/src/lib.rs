@@ -7,6 +7,7 @@
 //! and the core column map expectations. Aggregates, pairs, multicolumn, checkpoints,
 //! quarantine and anomaly detection come next.
 
+pub mod aggregate;
 pub mod catalog;
 pub mod error;
 pub mod sql;

@@ -238,6 +238,7 @@ impl Validator {
         match e.spec.family {
             Family::Table => table_expectation(info, e),
             Family::ColumnMap => self.column_map(info, e).await,
+            Family::ColumnAggregate => self.column_aggregate(info, e).await,
             _ => Outcome::exception(format!("`{}` is not evaluated yet", e.expectation_type)),
         }
     }
@@ -374,6 +375,58 @@ impl Validator {
                 non_null(format!("not ({})", each.join(" or ")))
             }
             other => Err(format!("`{other}` is not a column map expectation")),
+        }
+    }
+
+    async fn column_aggregate(&self, info: &TableInfo, e: &Expectation) -> Outcome {
+        let Some(column) = e.kwargs.get("column").and_then(Value::as_str) else {
+            return Outcome::exception("`column` must be a string".into());
+        };
+        let Some((_, data_type)) = info.columns.iter().find(|(n, _)| n == column) else {
+            return Outcome::exception(format!(
+                "Error: The column \"{column}\" in BatchData does not exist."
+            ));
+        };
+        // The column in table order (pandas sums in that order).
+        let order = self
+            .index_column
+            .as_deref()
+            .map(|i| format!(" order by {}", ident(i)))
+            .unwrap_or_default();
+        let batches = match self
+            .query(&format!(
+                "select {} from {}{order}",
+                ident(column),
+                info.name
+            ))
+            .await
+        {
+            Ok(b) => b,
+            Err(message) => return Outcome::exception(message),
+        };
+        let arrays: Vec<_> = batches.iter().map(|b| b.column(0).clone()).collect();
+        // Numeric statistics need only the numbers (8 bytes a row); value sets need values.
+        let with_values = !matches!(
+            e.expectation_type.as_str(),
+            "expect_column_mean_to_be_between"
+                | "expect_column_median_to_be_between"
+                | "expect_column_stdev_to_be_between"
+                | "expect_column_sum_to_be_between"
+                | "expect_column_quantile_values_to_be_between"
+                | "expect_column_min_to_be_between"
+                | "expect_column_max_to_be_between"
+        );
+        let values = match crate::aggregate::Column::from_arrays(&arrays, data_type, with_values) {
+            Ok(values) => values,
+            Err(message) => return Outcome::exception(message),
+        };
+        match crate::aggregate::evaluate(e, &values) {
+            Ok((success, result)) => Outcome {
+                success,
+                result,
+                exception: None,
+            },
+            Err(message) => Outcome::exception(message),
         }
     }
 

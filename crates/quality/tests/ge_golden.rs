@@ -47,6 +47,31 @@ const DIVERGENT: &[(&str, u64, &str)] = &[
         35,
         "GE's 38/39 percentage is 97.43589743589745, one ulp off",
     ),
+    (
+        "aggregate",
+        21,
+        "GE raises comparing datetime64 with date bounds; we compare",
+    ),
+    (
+        "aggregate",
+        22,
+        "GE raises comparing datetime64 with date bounds; we compare",
+    ),
+    (
+        "aggregate",
+        23,
+        "GE raises comparing datetime64 with date bounds; we compare",
+    ),
+    (
+        "aggregate",
+        26,
+        "GE parses a text column as dates for min; we compare the text",
+    ),
+    (
+        "aggregate",
+        27,
+        "GE parses a text column as dates for max; we compare the text",
+    ),
 ];
 
 /// `data.csv` with the dtypes GE read it with, plus a 0-based `__row` index (pandas' index).
@@ -202,12 +227,13 @@ async fn compare_suite(name: &str) -> (usize, Vec<String>) {
 async fn table_and_column_map_expectations_answer_like_great_expectations() {
     let mut problems = Vec::new();
     let mut compared = 0;
-    for suite in ["table", "column_map"] {
+    for suite in ["table", "column_map", "aggregate"] {
         let (n, mut found) = compare_suite(suite).await;
         compared += n;
         problems.append(&mut found);
     }
-    assert!(compared >= 40, "only {compared} results compared");
+    println!("{compared} results compared with GE's");
+    assert!(compared >= 120, "only {compared} results compared");
     assert!(
         problems.is_empty(),
         "{} of {compared} results differ from GE:\n{}",
