@@ -370,35 +370,35 @@ pub const SPECS: &[Spec] = &[
             "parse_strings_as_datetimes",
             "allow_cross_type_comparisons"
         ],
-        false
+        true
     ),
     spec!(
         "expect_column_pair_values_to_be_equal",
         ColumnPair,
         ["column_A", "column_B"],
         &["ignore_row_if", "mostly"],
-        false
+        true
     ),
     spec!(
         "expect_compound_columns_to_be_unique",
         Multicolumn,
         ["column_list"],
         &["ignore_row_if", "mostly"],
-        false
+        true
     ),
     spec!(
         "expect_select_column_values_to_be_unique_within_record",
         Multicolumn,
         ["column_list"],
         &["ignore_row_if", "mostly"],
-        false
+        true
     ),
     spec!(
         "expect_multicolumn_sum_to_equal",
         Multicolumn,
         ["column_list", "sum_total"],
         &["ignore_row_if", "mostly"],
-        false
+        true
     ),
     spec!(
         "unexpected_rows_expectation",

@@ -10,6 +10,7 @@
 pub mod aggregate;
 pub mod catalog;
 pub mod error;
+pub mod multi;
 pub mod sql;
 pub mod suite;
 pub mod validate;

@@ -100,6 +100,16 @@ pub fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
             .unwrap_or(0.0)
             .total_cmp(&y.as_f64().unwrap_or(0.0)),
         (Value::String(x), Value::String(y)) => x.cmp(y),
+        // Lists compare element by element, as Python compares tuples.
+        (Value::Array(x), Value::Array(y)) => x
+            .iter()
+            .zip(y)
+            .map(|(a, b)| compare(a, b))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| x.len().cmp(&y.len())),
+        (Value::Null, Value::Null) => std::cmp::Ordering::Equal,
+        (Value::Null, _) => std::cmp::Ordering::Less,
+        (_, Value::Null) => std::cmp::Ordering::Greater,
         _ => a.to_string().cmp(&b.to_string()),
     }
 }

@@ -239,6 +239,7 @@ impl Validator {
             Family::Table => table_expectation(info, e),
             Family::ColumnMap => self.column_map(info, e).await,
             Family::ColumnAggregate => self.column_aggregate(info, e).await,
+            Family::ColumnPair | Family::Multicolumn => self.multi_column(info, e).await,
             _ => Outcome::exception(format!("`{}` is not evaluated yet", e.expectation_type)),
         }
     }
@@ -375,6 +376,145 @@ impl Validator {
                 non_null(format!("not ({})", each.join(" or ")))
             }
             other => Err(format!("`{other}` is not a column map expectation")),
+        }
+    }
+
+    async fn multi_column(&self, info: &TableInfo, e: &Expectation) -> Outcome {
+        let check = match crate::multi::row_check(e) {
+            Ok(check) => check,
+            Err(message) => return Outcome::exception(message),
+        };
+        if let Some(missing) = check
+            .columns
+            .iter()
+            .find(|c| !info.columns.iter().any(|(n, _)| n == *c))
+        {
+            return Outcome::exception(format!(
+                "Error: The column \"{missing}\" in BatchData does not exist."
+            ));
+        }
+        let (table, ignored) = (&info.name, &check.ignored);
+        // Rows left out by ignore_row_if are missing; the rest are tested.
+        let source = match &check.window {
+            Some(window) => format!("(select *, {window} from {table} where not ({ignored})) as t"),
+            None => format!("(select * from {table} where not ({ignored})) as t"),
+        };
+        let counts = format!(
+            "select count(*), coalesce(sum(case when {ignored} then 1 else 0 end), 0) from {table}"
+        );
+        let tested = format!("select count(*) from {source} where {}", check.unexpected);
+        let (counted, unexpected_rows) =
+            match (self.query(&counts).await, self.query(&tested).await) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(message), _) | (_, Err(message)) => return Outcome::exception(message),
+            };
+        let (elements, missing) = (number(&counted, 0), number(&counted, 1));
+        let unexpected_count = number(&unexpected_rows, 0);
+        let base = elements - missing;
+        let columns = check
+            .columns
+            .iter()
+            .map(|c| ident(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let index = self.index_column.as_deref().map(ident);
+        let (select, order) = match &index {
+            Some(i) => (format!("{columns}, {i}"), format!(" order by {i}")),
+            None => (columns, String::new()),
+        };
+        let limit = if self.format == ResultFormat::Complete {
+            String::new()
+        } else {
+            format!(" limit {PARTIAL}")
+        };
+        let rows = format!(
+            "select {select} from {source} where {}{order}{limit}",
+            check.unexpected
+        );
+        let batches = match self.query(&rows).await {
+            Ok(b) => b,
+            Err(message) => return Outcome::exception(message),
+        };
+        let width = check.columns.len();
+        let (mut shown, mut counted_values, mut indexes) = (Vec::new(), Vec::new(), Vec::new());
+        for batch in &batches {
+            for row in 0..batch.num_rows() {
+                let values = (0..width)
+                    .map(|c| sql::json_value(batch.column(c), row))
+                    .collect();
+                let (printed, listed) = crate::multi::shape(&check, values);
+                shown.push(printed);
+                counted_values.push(listed);
+                if index.is_some() {
+                    indexes.push(sql::json_value(batch.column(width), row));
+                }
+            }
+        }
+        let mostly = kwarg_f64(e, "mostly").unwrap_or(1.0);
+        let success = base == 0 || (base - unexpected_count) as f64 / base as f64 >= mostly;
+        let percent = |part: i64, whole: i64| {
+            if whole == 0 {
+                Value::Null
+            } else {
+                Value::from(part as f64 / whole as f64 * 100.0)
+            }
+        };
+        let mut result = Map::new();
+        result.insert("element_count".into(), Value::from(elements));
+        result.insert("unexpected_count".into(), Value::from(unexpected_count));
+        result.insert("unexpected_percent".into(), percent(unexpected_count, base));
+        let partial: Vec<Value> = shown.iter().take(PARTIAL).cloned().collect();
+        result.insert("partial_unexpected_list".into(), Value::from(partial));
+        result.insert("missing_count".into(), Value::from(missing));
+        result.insert("missing_percent".into(), percent(missing, elements));
+        result.insert(
+            "unexpected_percent_total".into(),
+            percent(unexpected_count, elements)
+                .as_f64()
+                .map_or(Value::from(0.0), Value::from),
+        );
+        result.insert(
+            "unexpected_percent_nonmissing".into(),
+            percent(unexpected_count, base),
+        );
+        if self.format >= ResultFormat::Summary {
+            let counted: Vec<Value> = if self.format == ResultFormat::Complete {
+                counted_values.clone()
+            } else {
+                counted_values.iter().take(PARTIAL).cloned().collect()
+            };
+            // Nulls of non-float columns are Python's None when GE sorts the counts.
+            let none_positions: Vec<bool> = check
+                .columns
+                .iter()
+                .map(|c| {
+                    !info
+                        .columns
+                        .iter()
+                        .any(|(n, t)| n == c && matches!(t, DataType::Float32 | DataType::Float64))
+                })
+                .collect();
+            if let Some(counts) = value_counts(&counted, false, &none_positions) {
+                result.insert("partial_unexpected_counts".into(), counts);
+            }
+            if index.is_some() {
+                let partial_indexes: Vec<Value> = indexes.iter().take(PARTIAL).cloned().collect();
+                result.insert(
+                    "partial_unexpected_index_list".into(),
+                    Value::from(partial_indexes),
+                );
+            }
+        }
+        if self.format == ResultFormat::Complete {
+            result.insert("unexpected_list".into(), Value::from(shown));
+            if index.is_some() {
+                result.insert("unexpected_index_list".into(), Value::from(indexes));
+            }
+        }
+        Outcome {
+            success,
+            result,
+            exception: None,
         }
     }
 
@@ -550,7 +690,7 @@ impl Validator {
                 &partial
             };
             let nan_distinct = matches!(data_type, DataType::Float32 | DataType::Float64);
-            if let Some(counts) = value_counts(counted, nan_distinct) {
+            if let Some(counts) = value_counts(counted, nan_distinct, &[]) {
                 result.insert("partial_unexpected_counts".into(), counts);
             }
             if index.is_some() {
@@ -579,7 +719,7 @@ impl Validator {
 /// in order of first appearance), then sorted by count and value. GE leaves the field out when
 /// nulls are mixed with other values (it cannot sort them); float nulls are NaN, and NaN never
 /// equals NaN, so each counts on its own.
-fn value_counts(values: &[Value], nan_distinct: bool) -> Option<Value> {
+fn value_counts(values: &[Value], nan_distinct: bool, none_positions: &[bool]) -> Option<Value> {
     let nulls = values.iter().filter(|v| v.is_null()).count();
     if nulls > 0 && nulls < values.len() {
         return None;
@@ -598,6 +738,9 @@ fn value_counts(values: &[Value], nan_distinct: bool) -> Option<Value> {
     }
     counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     counts.truncate(PARTIAL);
+    if ties_compare_none(&counts, none_positions) {
+        return None;
+    }
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| sql::compare(&a.0, &b.0)));
     Some(Value::from(
         counts
@@ -606,6 +749,27 @@ fn value_counts(values: &[Value], nan_distinct: bool) -> Option<Value> {
             .map(|(value, count)| json!({"value": value, "count": count}))
             .collect::<Vec<_>>(),
     ))
+}
+
+/// Whether sorting counted row values would compare a Python `None` with a value: rows (lists)
+/// with equal counts are ordered by value, and a null from a non-float column is `None`, which
+/// Python cannot order, so GE drops the field (a float null is NaN and compares quietly).
+fn ties_compare_none(counts: &[(Value, usize)], none_positions: &[bool]) -> bool {
+    let has_none = |value: &Value| {
+        value.as_array().is_some_and(|items| {
+            items
+                .iter()
+                .enumerate()
+                .any(|(i, v)| v.is_null() && none_positions.get(i).copied().unwrap_or(false))
+        })
+    };
+    counts.iter().enumerate().any(|(i, (value, n))| {
+        has_none(value)
+            && counts
+                .iter()
+                .enumerate()
+                .any(|(j, (_, m))| i != j && m == n)
+    })
 }
 
 fn table_expectation(info: &TableInfo, e: &Expectation) -> Outcome {

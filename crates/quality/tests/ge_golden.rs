@@ -72,7 +72,48 @@ const DIVERGENT: &[(&str, u64, &str)] = &[
         27,
         "GE parses a text column as dates for max; we compare the text",
     ),
+    (
+        "pairs_multicolumn",
+        7,
+        "GE raises on pandas' NA in an Int64 pair; we compare",
+    ),
+    (
+        "pairs_multicolumn",
+        19,
+        "GE raises on pandas' NA in an Int64 sum; we compare",
+    ),
+    (
+        "pairs_multicolumn",
+        2,
+        "GE's 1/37 percentage is 2.702702702702702, one ulp off",
+    ),
+    (
+        "pairs_multicolumn",
+        21,
+        "GE's 38/39 percentage is 97.43589743589745, one ulp off",
+    ),
 ];
+
+/// Whether a `partial_unexpected_counts` holds lists with nulls: Python orders NaN
+/// inconsistently there, so such lists are compared as multisets (fixtures README, C3).
+fn unordered(value: &Value) -> bool {
+    value.as_array().is_some_and(|counts| {
+        counts.iter().any(|c| {
+            c["value"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(Value::is_null))
+        })
+    })
+}
+
+fn as_multiset(value: &Value) -> Vec<String> {
+    let mut items: Vec<String> = value
+        .as_array()
+        .map(|a| a.iter().map(Value::to_string).collect())
+        .unwrap_or_default();
+    items.sort();
+    items
+}
 
 /// `data.csv` with the dtypes GE read it with, plus a 0-based `__row` index (pandas' index).
 async fn session() -> SessionContext {
@@ -208,6 +249,12 @@ async fn compare_suite(name: &str) -> (usize, Vec<String>) {
             if NOT_COMPARED.contains(&key.as_str()) {
                 continue;
             }
+            if key == "partial_unexpected_counts"
+                && unordered(value)
+                && ours.get(key).map(as_multiset) == Some(as_multiset(value))
+            {
+                continue;
+            }
             match ours.get(key) {
                 None => problems.push(format!("{label}: no `{key}` (GE {value})")),
                 Some(mine) if mine != value => {
@@ -224,10 +271,10 @@ async fn compare_suite(name: &str) -> (usize, Vec<String>) {
 }
 
 #[tokio::test]
-async fn table_and_column_map_expectations_answer_like_great_expectations() {
+async fn suites_answer_like_great_expectations() {
     let mut problems = Vec::new();
     let mut compared = 0;
-    for suite in ["table", "column_map", "aggregate"] {
+    for suite in ["table", "column_map", "aggregate", "pairs_multicolumn"] {
         let (n, mut found) = compare_suite(suite).await;
         compared += n;
         problems.append(&mut found);
