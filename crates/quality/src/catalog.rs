@@ -210,7 +210,7 @@ pub const SPECS: &[Spec] = &[
         ColumnMap,
         ["column", "strftime_format"],
         MAP,
-        false
+        true
     ),
     spec!(
         "expect_column_values_to_be_dateutil_parseable",
@@ -224,35 +224,35 @@ pub const SPECS: &[Spec] = &[
         ColumnMap,
         ["column"],
         MAP,
-        false
+        true
     ),
     spec!(
         "expect_column_values_to_be_of_type",
         ColumnMap,
         ["column", "type_"],
         MAP,
-        false
+        true
     ),
     spec!(
         "expect_column_values_to_be_in_type_list",
         ColumnMap,
         ["column", "type_list"],
         MAP,
-        false
+        true
     ),
     spec!(
         "expect_column_values_to_be_increasing",
         ColumnMap,
         ["column"],
         &["mostly", "strictly", "parse_strings_as_datetimes"],
-        false
+        true
     ),
     spec!(
         "expect_column_values_to_be_decreasing",
         ColumnMap,
         ["column"],
         &["mostly", "strictly", "parse_strings_as_datetimes"],
-        false
+        true
     ),
     spec!(
         "expect_column_mean_to_be_between",

@@ -9,10 +9,14 @@
 
 pub mod aggregate;
 pub mod catalog;
+mod counts;
 pub mod error;
+mod map_sql;
 pub mod multi;
+pub mod ordered;
 pub mod sql;
 pub mod suite;
+mod table;
 pub mod validate;
 
 pub use error::{Error, Result};

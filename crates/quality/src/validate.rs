@@ -2,8 +2,6 @@
 //! validation result. Column map expectations are one counting query plus one query for the
 //! unexpected rows (the first 20, or all for `COMPLETE`), so memory stays bounded by the result.
 
-use std::collections::BTreeMap;
-
 use dataflow_engine::datafusion::arrow::array::{Array, Int64Array, RecordBatch};
 use dataflow_engine::datafusion::arrow::datatypes::DataType;
 use dataflow_engine::datafusion::prelude::SessionContext;
@@ -52,14 +50,14 @@ pub struct Validator {
 }
 
 /// One expectation's outcome before it is shaped as JSON.
-struct Outcome {
-    success: bool,
-    result: Map<String, Value>,
-    exception: Option<String>,
+pub(crate) struct Outcome {
+    pub(crate) success: bool,
+    pub(crate) result: Map<String, Value>,
+    pub(crate) exception: Option<String>,
 }
 
 impl Outcome {
-    fn exception(message: String) -> Outcome {
+    pub(crate) fn exception(message: String) -> Outcome {
         Outcome {
             success: false,
             result: Map::new(),
@@ -68,11 +66,31 @@ impl Outcome {
     }
 }
 
+/// The counts of a row-by-row expectation.
+struct Tally {
+    elements: i64,
+    /// Rows not tested (nulls, or rows left out by `ignore_row_if`).
+    missing: i64,
+    unexpected: i64,
+    /// `not_be_null` / `be_null`: nulls are the subject, percentages are of all rows.
+    about_nulls: bool,
+}
+
+/// The unexpected rows found (the first 20, or all for COMPLETE), in table order.
+struct Found {
+    /// As GE prints them.
+    shown: Vec<Value>,
+    /// As GE counts them in `partial_unexpected_counts`.
+    counted: Vec<Value>,
+    indexes: Vec<Value>,
+    has_index: bool,
+}
+
 /// What the table looks like.
-struct TableInfo {
-    name: String,
-    columns: Vec<(String, DataType)>,
-    rows: i64,
+pub(crate) struct TableInfo {
+    pub(crate) name: String,
+    pub(crate) columns: Vec<(String, DataType)>,
+    pub(crate) rows: i64,
 }
 
 fn number(batches: &[RecordBatch], column: usize) -> i64 {
@@ -94,29 +112,6 @@ fn number(batches: &[RecordBatch], column: usize) -> i64 {
 
 fn kwarg_f64(e: &Expectation, key: &str) -> Option<f64> {
     e.kwargs.get(key).and_then(Value::as_f64)
-}
-
-fn kwarg_bool(e: &Expectation, key: &str) -> bool {
-    e.kwargs.get(key).and_then(Value::as_bool).unwrap_or(false)
-}
-
-/// `min <= value <= max` with GE's optional bounds and strictness.
-fn within(e: &Expectation, value: f64) -> bool {
-    let above = kwarg_f64(e, "min_value").is_none_or(|min| {
-        if kwarg_bool(e, "strict_min") {
-            value > min
-        } else {
-            value >= min
-        }
-    });
-    let below = kwarg_f64(e, "max_value").is_none_or(|max| {
-        if kwarg_bool(e, "strict_max") {
-            value < max
-        } else {
-            value <= max
-        }
-    });
-    above && below
 }
 
 impl Validator {
@@ -236,7 +231,7 @@ impl Validator {
             ));
         }
         match e.spec.family {
-            Family::Table => table_expectation(info, e),
+            Family::Table => crate::table::table_expectation(info, e),
             Family::ColumnMap => self.column_map(info, e).await,
             Family::ColumnAggregate => self.column_aggregate(info, e).await,
             Family::ColumnPair | Family::Multicolumn => self.multi_column(info, e).await,
@@ -244,138 +239,82 @@ impl Validator {
         }
     }
 
-    /// The SQL condition that marks a row unexpected, and whether nulls are the subject (then
-    /// percentages are of all rows, not of non-null rows).
-    fn unexpected_condition(
+    /// GE's result for a row-by-row expectation: counts, percentages and the value lists the
+    /// result format asks for, with `mostly` applied.
+    fn shape_map(
+        &self,
         e: &Expectation,
-        column: &str,
-        data_type: &DataType,
-    ) -> std::result::Result<(String, bool), String> {
-        let c = ident(column);
-        // Regular expressions see a number's text, as GE's do.
-        let text = if sql::is_text(data_type) {
-            c.clone()
+        tally: Tally,
+        found: Found,
+        nan_distinct: bool,
+        none_positions: &[bool],
+    ) -> Outcome {
+        let base = if tally.about_nulls {
+            tally.elements
         } else {
-            format!("cast({c} as varchar)")
+            tally.elements - tally.missing
         };
-        let non_null =
-            |condition: String| Ok((format!("{c} is not null and not ({condition})"), false));
-        let text_list = |key: &str| -> std::result::Result<Vec<String>, String> {
-            e.kwargs
-                .get(key)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(sql::string)
-                        .collect()
-                })
-                .ok_or_else(|| format!("`{key}` must be a list of strings"))
+        let mostly = kwarg_f64(e, "mostly").unwrap_or(1.0);
+        let success = base == 0 || (base - tally.unexpected) as f64 / base as f64 >= mostly;
+        let percent = |part: i64, whole: i64| {
+            if whole == 0 {
+                Value::Null
+            } else {
+                Value::from(part as f64 / whole as f64 * 100.0)
+            }
         };
-        match e.expectation_type.as_str() {
-            "expect_column_values_to_not_be_null" => Ok((format!("{c} is null"), true)),
-            "expect_column_values_to_be_null" => Ok((format!("{c} is not null"), true)),
-            "expect_column_values_to_be_in_set" | "expect_column_values_to_not_be_in_set" => {
-                let values: Vec<String> = e
-                    .kwargs
-                    .get("value_set")
-                    .and_then(Value::as_array)
-                    .ok_or("`value_set` must be a list")?
-                    .iter()
-                    .filter_map(|v| sql::literal_for(v, data_type))
-                    .collect();
-                let member = if values.is_empty() {
-                    "false".to_string()
-                } else {
-                    format!("{c} in ({})", values.join(", "))
-                };
-                if e.expectation_type == "expect_column_values_to_be_in_set" {
-                    non_null(member)
-                } else {
-                    non_null(format!("not ({member})"))
-                }
+        let nonmissing = percent(tally.unexpected, base);
+        let mut result = Map::new();
+        result.insert("element_count".into(), Value::from(tally.elements));
+        result.insert("unexpected_count".into(), Value::from(tally.unexpected));
+        result.insert("unexpected_percent".into(), nonmissing.clone());
+        let partial: Vec<Value> = found.shown.iter().take(PARTIAL).cloned().collect();
+        result.insert("partial_unexpected_list".into(), Value::from(partial));
+        if !tally.about_nulls {
+            result.insert("missing_count".into(), Value::from(tally.missing));
+            result.insert(
+                "missing_percent".into(),
+                percent(tally.missing, tally.elements),
+            );
+            result.insert(
+                "unexpected_percent_total".into(),
+                percent(tally.unexpected, tally.elements)
+                    .as_f64()
+                    .map_or(Value::from(0.0), Value::from),
+            );
+            result.insert("unexpected_percent_nonmissing".into(), nonmissing);
+        }
+        if self.format >= ResultFormat::Summary {
+            // SUMMARY counts the first 20 unexpected values; COMPLETE all of them.
+            let counted: Vec<Value> = if self.format == ResultFormat::Complete {
+                found.counted.clone()
+            } else {
+                found.counted.iter().take(PARTIAL).cloned().collect()
+            };
+            if let Some(counts) =
+                crate::counts::value_counts(&counted, nan_distinct, none_positions)
+            {
+                result.insert("partial_unexpected_counts".into(), counts);
             }
-            "expect_column_values_to_be_between" | "expect_column_value_lengths_to_be_between" => {
-                let value = if e.expectation_type.contains("lengths") {
-                    format!("character_length({c})")
-                } else {
-                    c.clone()
-                };
-                let bound = |key: &str| -> std::result::Result<Option<String>, String> {
-                    match e.kwargs.get(key) {
-                        None => Ok(None),
-                        Some(v) => {
-                            let target = if e.expectation_type.contains("lengths") {
-                                &DataType::Int64
-                            } else {
-                                data_type
-                            };
-                            sql::literal_for(v, target).map(Some).ok_or_else(|| {
-                                format!("`{key}` {v} cannot be compared with column `{column}` of type {data_type}")
-                            })
-                        }
-                    }
-                };
-                let (min, max) = (bound("min_value")?, bound("max_value")?);
-                if min.is_none() && max.is_none() {
-                    return Err("min_value and max_value cannot both be None".into());
-                }
-                let mut parts = Vec::new();
-                if let Some(min) = min {
-                    let op = if kwarg_bool(e, "strict_min") {
-                        ">"
-                    } else {
-                        ">="
-                    };
-                    parts.push(format!("{value} {op} {min}"));
-                }
-                if let Some(max) = max {
-                    let op = if kwarg_bool(e, "strict_max") {
-                        "<"
-                    } else {
-                        "<="
-                    };
-                    parts.push(format!("{value} {op} {max}"));
-                }
-                non_null(parts.join(" and "))
+            if found.has_index {
+                let partial_indexes: Vec<Value> =
+                    found.indexes.iter().take(PARTIAL).cloned().collect();
+                result.insert(
+                    "partial_unexpected_index_list".into(),
+                    Value::from(partial_indexes),
+                );
             }
-            "expect_column_value_lengths_to_equal" => {
-                let value = e
-                    .kwargs
-                    .get("value")
-                    .and_then(Value::as_f64)
-                    .ok_or("`value` must be a number")?;
-                non_null(format!("character_length({c}) = {value}"))
+        }
+        if self.format == ResultFormat::Complete {
+            result.insert("unexpected_list".into(), Value::from(found.shown));
+            if found.has_index {
+                result.insert("unexpected_index_list".into(), Value::from(found.indexes));
             }
-            "expect_column_values_to_match_regex" | "expect_column_values_to_not_match_regex" => {
-                let regex = e
-                    .kwargs
-                    .get("regex")
-                    .and_then(Value::as_str)
-                    .ok_or("`regex` must be a string")?;
-                let matches = format!("regexp_like({text}, {})", sql::string(regex));
-                if e.expectation_type.contains("not_match") {
-                    non_null(format!("not {matches}"))
-                } else {
-                    non_null(matches)
-                }
-            }
-            "expect_column_values_to_match_regex_list" => {
-                let each: Vec<String> = text_list("regex_list")?
-                    .into_iter()
-                    .map(|r| format!("regexp_like({text}, {r})"))
-                    .collect();
-                let all = e.kwargs.get("match_on").and_then(Value::as_str) == Some("all");
-                non_null(each.join(if all { " and " } else { " or " }))
-            }
-            "expect_column_values_to_not_match_regex_list" => {
-                let each: Vec<String> = text_list("regex_list")?
-                    .into_iter()
-                    .map(|r| format!("regexp_like({text}, {r})"))
-                    .collect();
-                non_null(format!("not ({})", each.join(" or ")))
-            }
-            other => Err(format!("`{other}` is not a column map expectation")),
+        }
+        Outcome {
+            success,
+            result,
+            exception: None,
         }
     }
 
@@ -410,7 +349,6 @@ impl Validator {
             };
         let (elements, missing) = (number(&counted, 0), number(&counted, 1));
         let unexpected_count = number(&unexpected_rows, 0);
-        let base = elements - missing;
         let columns = check
             .columns
             .iter()
@@ -450,72 +388,30 @@ impl Validator {
                 }
             }
         }
-        let mostly = kwarg_f64(e, "mostly").unwrap_or(1.0);
-        let success = base == 0 || (base - unexpected_count) as f64 / base as f64 >= mostly;
-        let percent = |part: i64, whole: i64| {
-            if whole == 0 {
-                Value::Null
-            } else {
-                Value::from(part as f64 / whole as f64 * 100.0)
-            }
+        // Nulls of non-float columns are Python's None when GE sorts the counts.
+        let none_positions: Vec<bool> = check
+            .columns
+            .iter()
+            .map(|c| {
+                !info
+                    .columns
+                    .iter()
+                    .any(|(n, t)| n == c && matches!(t, DataType::Float32 | DataType::Float64))
+            })
+            .collect();
+        let tally = Tally {
+            elements,
+            missing,
+            unexpected: unexpected_count,
+            about_nulls: false,
         };
-        let mut result = Map::new();
-        result.insert("element_count".into(), Value::from(elements));
-        result.insert("unexpected_count".into(), Value::from(unexpected_count));
-        result.insert("unexpected_percent".into(), percent(unexpected_count, base));
-        let partial: Vec<Value> = shown.iter().take(PARTIAL).cloned().collect();
-        result.insert("partial_unexpected_list".into(), Value::from(partial));
-        result.insert("missing_count".into(), Value::from(missing));
-        result.insert("missing_percent".into(), percent(missing, elements));
-        result.insert(
-            "unexpected_percent_total".into(),
-            percent(unexpected_count, elements)
-                .as_f64()
-                .map_or(Value::from(0.0), Value::from),
-        );
-        result.insert(
-            "unexpected_percent_nonmissing".into(),
-            percent(unexpected_count, base),
-        );
-        if self.format >= ResultFormat::Summary {
-            let counted: Vec<Value> = if self.format == ResultFormat::Complete {
-                counted_values.clone()
-            } else {
-                counted_values.iter().take(PARTIAL).cloned().collect()
-            };
-            // Nulls of non-float columns are Python's None when GE sorts the counts.
-            let none_positions: Vec<bool> = check
-                .columns
-                .iter()
-                .map(|c| {
-                    !info
-                        .columns
-                        .iter()
-                        .any(|(n, t)| n == c && matches!(t, DataType::Float32 | DataType::Float64))
-                })
-                .collect();
-            if let Some(counts) = value_counts(&counted, false, &none_positions) {
-                result.insert("partial_unexpected_counts".into(), counts);
-            }
-            if index.is_some() {
-                let partial_indexes: Vec<Value> = indexes.iter().take(PARTIAL).cloned().collect();
-                result.insert(
-                    "partial_unexpected_index_list".into(),
-                    Value::from(partial_indexes),
-                );
-            }
-        }
-        if self.format == ResultFormat::Complete {
-            result.insert("unexpected_list".into(), Value::from(shown));
-            if index.is_some() {
-                result.insert("unexpected_index_list".into(), Value::from(indexes));
-            }
-        }
-        Outcome {
-            success,
-            result,
-            exception: None,
-        }
+        let found = Found {
+            shown,
+            counted: counted_values,
+            indexes,
+            has_index: index.is_some(),
+        };
+        self.shape_map(e, tally, found, false, &none_positions)
     }
 
     async fn column_aggregate(&self, info: &TableInfo, e: &Expectation) -> Outcome {
@@ -570,6 +466,64 @@ impl Validator {
         }
     }
 
+    /// A column map expectation decided in Rust over the column in table order.
+    async fn row_by_row(
+        &self,
+        info: &TableInfo,
+        e: &Expectation,
+        column: &str,
+        data_type: &DataType,
+    ) -> Outcome {
+        let index = self.index_column.as_deref().map(ident);
+        let (select, order) = match &index {
+            Some(i) => (format!("{}, {i}", ident(column)), format!(" order by {i}")),
+            None => (ident(column), String::new()),
+        };
+        let batches = match self
+            .query(&format!("select {select} from {}{order}", info.name))
+            .await
+        {
+            Ok(b) => b,
+            Err(message) => return Outcome::exception(message),
+        };
+        let (mut values, mut indexes) = (Vec::new(), Vec::new());
+        for batch in &batches {
+            for row in 0..batch.num_rows() {
+                // Nulls stay null here (not NaT): they are skipped, never unexpected.
+                values.push(if batch.column(0).is_null(row) {
+                    Value::Null
+                } else {
+                    sql::json_value(batch.column(0), row)
+                });
+                if index.is_some() {
+                    indexes.push(sql::json_value(batch.column(1), row));
+                }
+            }
+        }
+        let positions = match crate::ordered::unexpected(e, &values) {
+            Ok(p) => p,
+            Err(message) => return Outcome::exception(message),
+        };
+        let shown: Vec<Value> = positions.iter().map(|&i| values[i].clone()).collect();
+        let tally = Tally {
+            elements: values.len() as i64,
+            missing: values.iter().filter(|v| v.is_null()).count() as i64,
+            unexpected: positions.len() as i64,
+            about_nulls: false,
+        };
+        let found = Found {
+            counted: shown.clone(),
+            shown,
+            indexes: positions
+                .iter()
+                .filter_map(|&i| indexes.get(i).cloned())
+                .collect(),
+            has_index: index.is_some(),
+        };
+        let nan_distinct = matches!(data_type, DataType::Float32 | DataType::Float64);
+        self.shape_map(e, tally, found, nan_distinct, &[])
+    }
+
     async fn column_map(&self, info: &TableInfo, e: &Expectation) -> Outcome {
         let Some(column) = e.kwargs.get("column").and_then(Value::as_str) else {
             return Outcome::exception("`column` must be a string".into());
@@ -579,6 +533,26 @@ impl Validator {
                 "Error: The column \"{column}\" in BatchData does not exist."
             ));
         };
+        if matches!(
+            e.expectation_type.as_str(),
+            "expect_column_values_to_be_of_type" | "expect_column_values_to_be_in_type_list"
+        ) {
+            return match crate::ordered::type_check(e, data_type) {
+                Ok((success, observed)) => {
+                    let mut result = Map::new();
+                    result.insert("observed_value".into(), Value::from(observed));
+                    Outcome {
+                        success,
+                        result,
+                        exception: None,
+                    }
+                }
+                Err(message) => Outcome::exception(message),
+            };
+        }
+        if crate::ordered::is_row_check(&e.expectation_type) {
+            return self.row_by_row(info, e, column, data_type).await;
+        }
         let c = ident(column);
         let unique = e.expectation_type == "expect_column_values_to_be_unique";
         // Every row of a duplicated value is unexpected, as in GE: count each value's rows.
@@ -599,7 +573,7 @@ impl Validator {
         let (unexpected, about_nulls) = if unique {
             (format!("{c} is not null and __dataflow_copies > 1"), false)
         } else {
-            match Self::unexpected_condition(e, column, data_type) {
+            match crate::map_sql::unexpected_condition(e, column, data_type) {
                 Ok(condition) => condition,
                 Err(message) => return Outcome::exception(message),
             }
@@ -617,21 +591,6 @@ impl Validator {
             number(&batches, 1),
             number(&batches, 2),
         );
-        let missing = elements - non_null;
-        let base = if about_nulls { elements } else { non_null };
-        let mostly = kwarg_f64(e, "mostly").unwrap_or(1.0);
-        let success = if base == 0 {
-            true
-        } else {
-            (base - unexpected_count) as f64 / base as f64 >= mostly
-        };
-        let percent = |part: i64, whole: i64| {
-            if whole == 0 {
-                Value::Null
-            } else {
-                Value::from(part as f64 / whole as f64 * 100.0)
-            }
-        };
         // The unexpected values (and row indexes) in table order.
         let limit = if self.format == ResultFormat::Complete {
             String::new()
@@ -662,192 +621,19 @@ impl Validator {
                 }
             }
         }
-        let mut result = Map::new();
-        result.insert("element_count".into(), Value::from(elements));
-        result.insert("unexpected_count".into(), Value::from(unexpected_count));
-        let nonmissing = percent(unexpected_count, base);
-        result.insert("unexpected_percent".into(), nonmissing.clone());
-        let partial: Vec<Value> = values.iter().take(PARTIAL).cloned().collect();
-        result.insert(
-            "partial_unexpected_list".into(),
-            Value::from(partial.clone()),
-        );
-        if !about_nulls {
-            result.insert("missing_count".into(), Value::from(missing));
-            result.insert("missing_percent".into(), percent(missing, elements));
-            result.insert(
-                "unexpected_percent_total".into(),
-                percent(unexpected_count, elements)
-                    .as_f64()
-                    .map_or(Value::from(0.0), Value::from),
-            );
-            result.insert("unexpected_percent_nonmissing".into(), nonmissing);
-        }
-        if self.format >= ResultFormat::Summary {
-            let counted = if self.format == ResultFormat::Complete {
-                &values
-            } else {
-                &partial
-            };
-            let nan_distinct = matches!(data_type, DataType::Float32 | DataType::Float64);
-            if let Some(counts) = value_counts(counted, nan_distinct, &[]) {
-                result.insert("partial_unexpected_counts".into(), counts);
-            }
-            if index.is_some() {
-                let partial_indexes: Vec<Value> = indexes.iter().take(PARTIAL).cloned().collect();
-                result.insert(
-                    "partial_unexpected_index_list".into(),
-                    Value::from(partial_indexes),
-                );
-            }
-        }
-        if self.format == ResultFormat::Complete {
-            result.insert("unexpected_list".into(), Value::from(values));
-            if index.is_some() {
-                result.insert("unexpected_index_list".into(), Value::from(indexes));
-            }
-        }
-        Outcome {
-            success,
-            result,
-            exception: None,
-        }
-    }
-}
-
-/// GE's `partial_unexpected_counts`: pandas' `value_counts().head(20)` (count descending, ties
-/// in order of first appearance), then sorted by count and value. GE leaves the field out when
-/// nulls are mixed with other values (it cannot sort them); float nulls are NaN, and NaN never
-/// equals NaN, so each counts on its own.
-fn value_counts(values: &[Value], nan_distinct: bool, none_positions: &[bool]) -> Option<Value> {
-    let nulls = values.iter().filter(|v| v.is_null()).count();
-    if nulls > 0 && nulls < values.len() {
-        return None;
-    }
-    let mut first_seen: BTreeMap<String, usize> = BTreeMap::new();
-    let mut counts: Vec<(Value, usize)> = Vec::new();
-    for value in values {
-        let key = value.to_string();
-        match first_seen.get(&key) {
-            Some(&at) if !(nan_distinct && value.is_null()) => counts[at].1 += 1,
-            _ => {
-                first_seen.insert(key, counts.len());
-                counts.push((value.clone(), 1));
-            }
-        }
-    }
-    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
-    counts.truncate(PARTIAL);
-    if ties_compare_none(&counts, none_positions) {
-        return None;
-    }
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| sql::compare(&a.0, &b.0)));
-    Some(Value::from(
-        counts
-            .into_iter()
-            .take(PARTIAL)
-            .map(|(value, count)| json!({"value": value, "count": count}))
-            .collect::<Vec<_>>(),
-    ))
-}
-
-/// Whether sorting counted row values would compare a Python `None` with a value: rows (lists)
-/// with equal counts are ordered by value, and a null from a non-float column is `None`, which
-/// Python cannot order, so GE drops the field (a float null is NaN and compares quietly).
-fn ties_compare_none(counts: &[(Value, usize)], none_positions: &[bool]) -> bool {
-    let has_none = |value: &Value| {
-        value.as_array().is_some_and(|items| {
-            items
-                .iter()
-                .enumerate()
-                .any(|(i, v)| v.is_null() && none_positions.get(i).copied().unwrap_or(false))
-        })
-    };
-    counts.iter().enumerate().any(|(i, (value, n))| {
-        has_none(value)
-            && counts
-                .iter()
-                .enumerate()
-                .any(|(j, (_, m))| i != j && m == n)
-    })
-}
-
-fn table_expectation(info: &TableInfo, e: &Expectation) -> Outcome {
-    let names: Vec<String> = info.columns.iter().map(|(n, _)| n.clone()).collect();
-    let strings = |key: &str| -> Vec<String> {
-        e.kwargs
-            .get(key)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let observed = |value: Value| {
-        let mut result = Map::new();
-        result.insert("observed_value".into(), value);
-        result
-    };
-    let (success, result) = match e.expectation_type.as_str() {
-        "expect_table_row_count_to_be_between" => (
-            within(e, info.rows as f64),
-            observed(Value::from(info.rows)),
-        ),
-        "expect_table_row_count_to_equal" => (
-            kwarg_f64(e, "value") == Some(info.rows as f64),
-            observed(Value::from(info.rows)),
-        ),
-        "expect_table_column_count_to_equal" => (
-            kwarg_f64(e, "value") == Some(names.len() as f64),
-            observed(Value::from(names.len())),
-        ),
-        "expect_table_column_count_to_be_between" => (
-            within(e, names.len() as f64),
-            observed(Value::from(names.len())),
-        ),
-        "expect_table_columns_to_match_ordered_list" => {
-            let expected = strings("column_list");
-            (expected == names, observed(Value::from(names.clone())))
-        }
-        "expect_table_columns_to_match_set" => {
-            let expected = strings("column_set");
-            let exact = e
-                .kwargs
-                .get("exact_match")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
-            let all_present = expected.iter().all(|c| names.contains(c));
-            let no_extra = names.iter().all(|c| expected.contains(c));
-            let mut sorted = names.clone();
-            sorted.sort();
-            (
-                all_present && (!exact || no_extra),
-                observed(Value::from(sorted)),
-            )
-        }
-        "expect_column_to_exist" => {
-            let column = e
-                .kwargs
-                .get("column")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let position = names.iter().position(|n| n == column);
-            let at_index = match e.kwargs.get("column_index").and_then(Value::as_i64) {
-                // GE checks existence only for index 0, and counts negative indexes from the end.
-                None | Some(0) => true,
-                Some(i) if i > 0 => position == Some(i as usize),
-                Some(i) => position.is_some_and(|p| p as i64 == names.len() as i64 + i),
-            };
-            (position.is_some() && at_index, Map::new())
-        }
-        other => return Outcome::exception(format!("`{other}` is not a table expectation")),
-    };
-    Outcome {
-        success,
-        result,
-        exception: None,
+        let tally = Tally {
+            elements,
+            missing: elements - non_null,
+            unexpected: unexpected_count,
+            about_nulls,
+        };
+        let found = Found {
+            counted: values.clone(),
+            shown: values,
+            indexes,
+            has_index: index.is_some(),
+        };
+        let nan_distinct = matches!(data_type, DataType::Float32 | DataType::Float64);
+        self.shape_map(e, tally, found, nan_distinct, &[])
     }
 }
