@@ -63,10 +63,11 @@ pub enum ResultFormatArg {
 pub struct ValidateArgs {
     /// The expectation suite file (relative paths not found from the current directory are
     /// looked up in the project directory).
-    pub suite: PathBuf,
-    /// The lake table to validate.
     #[arg(long)]
-    pub table: String,
+    pub suite: PathBuf,
+    /// What to validate: a lake table (or saved view) name, or a CSV or Parquet file.
+    #[arg(long, alias = "table")]
+    pub data: String,
     /// GE's result_format.
     #[arg(long, value_enum, default_value_t = ResultFormatArg::Summary)]
     pub result_format: ResultFormatArg,

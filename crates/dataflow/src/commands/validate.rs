@@ -48,6 +48,51 @@ fn detail(result: &Value) -> String {
     format!("{column}{figure}")
 }
 
+/// A short name for the data in file names: the table, or the file's stem.
+fn data_label(data: &str) -> String {
+    std::path::Path::new(data)
+        .file_stem()
+        .map_or_else(|| data.to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// The table name to validate: `data` itself when it is a lake table or view, else a CSV or
+/// Parquet file registered as `__dataflow_data`.
+pub async fn register_data(
+    ctx: &dataflow_engine::datafusion::prelude::SessionContext,
+    project: &Project,
+    data: &str,
+) -> anyhow::Result<String> {
+    use dataflow_engine::datafusion::prelude::{CsvReadOptions, ParquetReadOptions};
+    let looks_like_file = [".csv", ".parquet"]
+        .iter()
+        .any(|ext| data.to_ascii_lowercase().ends_with(ext));
+    if !looks_like_file {
+        return Ok(data.to_string());
+    }
+    let path = if std::path::Path::new(data).exists() {
+        std::path::PathBuf::from(data)
+    } else {
+        project.dir.join(data)
+    };
+    if !path.exists() {
+        anyhow::bail!(dataflow_core::Error::Usage(format!(
+            "--data {data}: no such file (looked in the current and the project directory)"
+        )));
+    }
+    let name = "__dataflow_data";
+    let location = path.to_string_lossy().into_owned();
+    let lower = location.to_ascii_lowercase();
+    let registered = if lower.ends_with(".csv") {
+        ctx.register_csv(name, &location, CsvReadOptions::new().has_header(true))
+            .await
+    } else {
+        ctx.register_parquet(name, &location, ParquetReadOptions::default())
+            .await
+    };
+    registered.with_context(|| format!("reading {}", path.display()))?;
+    Ok(name.to_string())
+}
+
 /// Runs the command.
 pub async fn run(project: &Project, args: &ValidateArgs) -> anyhow::Result<()> {
     // A path that does not exist from here is looked up in the project directory.
@@ -59,9 +104,10 @@ pub async fn run(project: &Project, args: &ValidateArgs) -> anyhow::Result<()> {
     let suite = Suite::load(&path)?;
     let lake = super::open_lake(project)?;
     let ctx = new_session(&lake).await.context("opening the lake")?;
+    let table = register_data(&ctx, project, &args.data).await?;
     let validator = Validator::new(ctx, format(args.result_format), None);
     let started = std::time::Instant::now();
-    let result = validator.validate(&suite, &args.table).await?;
+    let result = validator.validate(&suite, &table).await?;
     let results = result["results"].as_array().cloned().unwrap_or_default();
     let total = results.len();
     for (position, item) in results.iter().enumerate() {
@@ -83,10 +129,11 @@ pub async fn run(project: &Project, args: &ValidateArgs) -> anyhow::Result<()> {
     }
     let statistics = &result["statistics"];
     let output = args.output.clone().unwrap_or_else(|| {
-        project
-            .dir
-            .join("target/validations")
-            .join(format!("{}.{}.json", suite.name, args.table))
+        project.dir.join("target/validations").join(format!(
+            "{}.{}.json",
+            suite.name,
+            data_label(&args.data)
+        ))
     });
     if let Some(parent) = output.parent() {
         std::fs::create_dir_all(parent)
@@ -99,7 +146,7 @@ pub async fn run(project: &Project, args: &ValidateArgs) -> anyhow::Result<()> {
     println!(
         "Suite {} on {}: {} of {total} expectations met ({:.1}%) in {:.2}s; result in {}",
         suite.name,
-        args.table,
+        args.data,
         statistics["successful_expectations"],
         statistics["success_percent"].as_f64().unwrap_or(0.0),
         started.elapsed().as_secs_f64(),

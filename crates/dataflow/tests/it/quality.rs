@@ -26,7 +26,13 @@ fn validate_reports_each_expectation_and_writes_ge_results() {
     write(&project, "suites/orders.yml", SUITE);
     let out = project
         .cmd()
-        .args(["validate", "suites/orders.yml", "--table", "raw_orders"])
+        .args([
+            "validate",
+            "--suite",
+            "suites/orders.yml",
+            "--data",
+            "raw_orders",
+        ])
         .assert()
         .code(1);
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
@@ -61,6 +67,20 @@ fn validate_reports_each_expectation_and_writes_ge_results() {
     assert_eq!(between["result"]["unexpected_count"], 1);
     assert_eq!(between["result"]["unexpected_percent"], 25.0);
     assert_eq!(result["results"][3]["success"], true, "mostly 0.5");
+
+    // A CSV file validates the same way, without loading it.
+    project
+        .cmd()
+        .args(["validate", "--suite", "suites/orders.yml", "--data", "in/orders.csv"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("3 of 5 expectations met"));
+    assert!(
+        project
+            .path()
+            .join("target/validations/orders_suite.orders.json")
+            .exists()
+    );
 }
 
 #[test]
@@ -76,7 +96,13 @@ fn suite_mistakes_and_missing_tables_are_clear_errors() {
     );
     project
         .cmd()
-        .args(["validate", "suites/typo.yml", "--table", "raw_orders"])
+        .args([
+            "validate",
+            "--suite",
+            "suites/typo.yml",
+            "--data",
+            "raw_orders",
+        ])
         .assert()
         .code(2)
         .stderr(
@@ -88,7 +114,13 @@ fn suite_mistakes_and_missing_tables_are_clear_errors() {
     write(&project, "suites/orders.yml", SUITE);
     project
         .cmd()
-        .args(["validate", "suites/orders.yml", "--table", "raw_order"])
+        .args([
+            "validate",
+            "--suite",
+            "suites/orders.yml",
+            "--data",
+            "raw_order",
+        ])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("table `raw_order`"));
@@ -103,7 +135,13 @@ fn suite_mistakes_and_missing_tables_are_clear_errors() {
     );
     let out = project
         .cmd()
-        .args(["validate", "suites/legacy.json", "--table", "raw_orders"])
+        .args([
+            "validate",
+            "--suite",
+            "suites/legacy.json",
+            "--data",
+            "raw_orders",
+        ])
         .assert()
         .code(1);
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
