@@ -42,6 +42,27 @@ pub enum Command {
     Tables(TablesArgs),
     /// Validate a lake table against a Great Expectations suite (GE 1.x/0.x JSON or YAML).
     Validate(ValidateArgs),
+    /// Run a checkpoint (checkpoints/NAME.yml): suites on datasets, with fail, warn or
+    /// quarantine policies.
+    Checkpoint(CheckpointArgs),
+}
+
+/// Options of `checkpoint`.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: CheckpointAction,
+}
+
+/// `checkpoint` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CheckpointAction {
+    /// Run checkpoints/NAME.yml.
+    Run {
+        /// The checkpoint's name (its file stem).
+        name: String,
+    },
 }
 
 /// GE's result formats.

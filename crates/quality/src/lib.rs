@@ -9,6 +9,7 @@
 
 pub mod aggregate;
 pub mod catalog;
+pub mod checkpoint;
 mod counts;
 pub mod error;
 mod map_sql;

@@ -20,6 +20,8 @@ pub struct Expectation {
     pub meta: Value,
     /// GE 1.x id, if any.
     pub id: Option<String>,
+    /// GE 1.x severity: `critical` (default) fails a checkpoint, `warning` and `info` do not.
+    pub severity: String,
     /// The catalog entry.
     pub spec: &'static Spec,
 }
@@ -161,6 +163,11 @@ fn expectation(path: &Path, index: usize, item: &Value) -> Result<Expectation> {
             .cloned()
             .unwrap_or(Value::Object(Map::new())),
         id: item.get("id").and_then(Value::as_str).map(str::to_string),
+        severity: item
+            .get("severity")
+            .and_then(Value::as_str)
+            .unwrap_or("critical")
+            .to_ascii_lowercase(),
         spec,
     })
 }

@@ -205,6 +205,7 @@ impl Validator {
         if let Some(id) = &expectation.id {
             config["id"] = Value::from(id.clone());
         }
+        config["severity"] = Value::from(expectation.severity.clone());
         let result = if self.format == ResultFormat::BooleanOnly {
             Map::new()
         } else {

@@ -22,6 +22,26 @@ const MARKER: &str = ".dataflow-demo";
 /// The example project, embedded so the binary runs the demo from anywhere.
 const EXAMPLE_FILES: &[(&str, &str)] = &[
     (
+        "checkpoints/raw_data.yml",
+        include_str!("../../../../examples/ecommerce/checkpoints/raw_data.yml"),
+    ),
+    (
+        "expectations/customers_suite.json",
+        include_str!("../../../../examples/ecommerce/expectations/customers_suite.json"),
+    ),
+    (
+        "expectations/transactions_suite.json",
+        include_str!("../../../../examples/ecommerce/expectations/transactions_suite.json"),
+    ),
+    (
+        "expectations/products_suite.json",
+        include_str!("../../../../examples/ecommerce/expectations/products_suite.json"),
+    ),
+    (
+        "expectations/events_suite.json",
+        include_str!("../../../../examples/ecommerce/expectations/events_suite.json"),
+    ),
+    (
         "dbt_project.yml",
         include_str!("../../../../examples/ecommerce/dbt_project.yml"),
     ),
@@ -219,7 +239,14 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
         "re-run of ingest: {reloaded} files loaded again (the ledger skips files already in the lake)"
     );
 
-    // 5. Models: staging, intermediate, marts (customer_360, customer_features), then their tests.
+    // 5. Quality checkpoint: the brief's suites on the raw tables; row-level defects are
+    // quarantined, table-level failures would stop the demo.
+    let started = Instant::now();
+    println!("\nQuality checkpoint (dataflow checkpoint run raw_data):");
+    super::checkpoint::run(&project, "raw_data", run_id).await?;
+    let checkpoint_seconds = started.elapsed().as_secs_f64();
+
+    // 6. Models: staging, intermediate, marts (customer_360, customer_features), then their tests.
     let started = Instant::now();
     println!("\nSource freshness (dataflow models freshness):");
     super::models::run(&project, models_args(ModelsAction::Freshness), run_id).await?;
@@ -258,7 +285,7 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
     output::print_batches(&batches, QueryFormat::Table)?;
 
     println!(
-        "\nTimings: generate {generate_seconds:.2}s, ingest {ingest_seconds:.2}s, models and tests {models_seconds:.2}s, total {:.2}s",
+        "\nTimings: generate {generate_seconds:.2}s, ingest {ingest_seconds:.2}s, quality checkpoint {checkpoint_seconds:.2}s, models and tests {models_seconds:.2}s, total {:.2}s",
         total.elapsed().as_secs_f64()
     );
     println!("Outputs:");
@@ -273,6 +300,10 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
         args.dir
             .join("exports/analytics/customer_features")
             .display()
+    );
+    println!(
+        "  quality   {}  (GE validation results; failing rows in <table>_quarantine)",
+        args.dir.join("target/validations/raw_data").display()
     );
     println!(
         "  models    {}  (compiled SQL, manifest.json, run_results.json)",

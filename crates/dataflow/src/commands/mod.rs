@@ -1,5 +1,6 @@
 //! One module per command; `run` dispatches.
 
+mod checkpoint;
 mod demo;
 mod freshness;
 mod generate;
@@ -36,6 +37,14 @@ pub async fn run(cli: Cli, run_id: &RunId) -> anyhow::Result<()> {
         Command::Query(args) => {
             let project = load_project_or_dbt(&project_dir)?;
             query::run(&project, &args.sql, args.format).await
+        }
+        Command::Checkpoint(args) => {
+            let project = load_project_or_dbt(&project_dir)?;
+            match args.action {
+                crate::cli::CheckpointAction::Run { name } => {
+                    checkpoint::run(&project, &name, run_id).await
+                }
+            }
         }
         Command::Validate(args) => {
             let project = load_project_or_dbt(&project_dir)?;

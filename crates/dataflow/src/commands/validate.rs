@@ -93,21 +93,8 @@ pub async fn register_data(
     Ok(name.to_string())
 }
 
-/// Runs the command.
-pub async fn run(project: &Project, args: &ValidateArgs) -> anyhow::Result<()> {
-    // A path that does not exist from here is looked up in the project directory.
-    let path = if args.suite.is_relative() && !args.suite.exists() {
-        project.dir.join(&args.suite)
-    } else {
-        args.suite.clone()
-    };
-    let suite = Suite::load(&path)?;
-    let lake = super::open_lake(project)?;
-    let ctx = new_session(&lake).await.context("opening the lake")?;
-    let table = register_data(&ctx, project, &args.data).await?;
-    let validator = Validator::new(ctx, format(args.result_format), None);
-    let started = std::time::Instant::now();
-    let result = validator.validate(&suite, &table).await?;
+/// Prints one line per expectation of a GE validation result.
+pub fn print_results(result: &Value) {
     let results = result["results"].as_array().cloned().unwrap_or_default();
     let total = results.len();
     for (position, item) in results.iter().enumerate() {
@@ -127,7 +114,26 @@ pub async fn run(project: &Project, args: &ValidateArgs) -> anyhow::Result<()> {
             detail(item)
         );
     }
+}
+
+/// Runs the command.
+pub async fn run(project: &Project, args: &ValidateArgs) -> anyhow::Result<()> {
+    // A path that does not exist from here is looked up in the project directory.
+    let path = if args.suite.is_relative() && !args.suite.exists() {
+        project.dir.join(&args.suite)
+    } else {
+        args.suite.clone()
+    };
+    let suite = Suite::load(&path)?;
+    let lake = super::open_lake(project)?;
+    let ctx = new_session(&lake).await.context("opening the lake")?;
+    let table = register_data(&ctx, project, &args.data).await?;
+    let validator = Validator::new(ctx, format(args.result_format), None);
+    let started = std::time::Instant::now();
+    let result = validator.validate(&suite, &table).await?;
+    print_results(&result);
     let statistics = &result["statistics"];
+    let total = statistics["evaluated_expectations"].as_u64().unwrap_or(0);
     let output = args.output.clone().unwrap_or_else(|| {
         project.dir.join("target/validations").join(format!(
             "{}.{}.json",

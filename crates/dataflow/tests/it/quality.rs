@@ -71,7 +71,13 @@ fn validate_reports_each_expectation_and_writes_ge_results() {
     // A CSV file validates the same way, without loading it.
     project
         .cmd()
-        .args(["validate", "--suite", "suites/orders.yml", "--data", "in/orders.csv"])
+        .args([
+            "validate",
+            "--suite",
+            "suites/orders.yml",
+            "--data",
+            "in/orders.csv",
+        ])
         .assert()
         .code(1)
         .stdout(predicate::str::contains("3 of 5 expectations met"));
@@ -150,4 +156,168 @@ fn suite_mistakes_and_missing_tables_are_clear_errors() {
         text.contains("2 of 2 ERROR expect_column_values_to_not_be_null nope: Error: The column \"nope\" in BatchData does not exist."),
         "{text}"
     );
+}
+
+const ROW_SUITE: &str = "name: orders_rows
+expectations:
+  - type: expect_column_values_to_be_between
+    kwargs: {column: amount, min_value: 0}
+  - type: expect_column_values_to_be_in_set
+    kwargs: {column: customer, value_set: [ann, bob]}
+  - type: expect_column_values_to_be_unique
+    kwargs: {column: customer}
+    severity: warning
+";
+
+#[test]
+fn checkpoints_quarantine_failing_rows_and_keep_history() {
+    let project = shop();
+    write(&project, "suites/rows.yml", ROW_SUITE);
+    write(
+        &project,
+        "checkpoints/nightly.yml",
+        "validations:\n  - suite: suites/rows.yml\n    data: raw_orders\n    on_failure: quarantine\n",
+    );
+    let out = project
+        .cmd()
+        .args(["checkpoint", "run", "nightly"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    // cy's -1.00 order fails two critical expectations; ann's two rows fail only the
+    // warning-level `unique`, which is reported but moves no rows.
+    assert!(
+        text.contains(
+            "quarantined 1 rows to raw_orders_quarantine, 3 clean rows to raw_orders_clean"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAIL  expect_column_values_to_be_unique customer"),
+        "{text}"
+    );
+    let bad = project.query("select id, _failed_expectations as why from raw_orders_quarantine");
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad[0]["id"], 4);
+    assert_eq!(
+        bad[0]["why"],
+        "column_values_to_be_between(amount); column_values_to_be_in_set(customer)"
+    );
+    assert_eq!(project.count("raw_orders_clean"), 3);
+    // Each run is kept.
+    project
+        .cmd()
+        .args(["checkpoint", "run", "nightly"])
+        .assert()
+        .success();
+    let history = project.query(
+        "select count(*) as runs, count(distinct run_id) as ids, max(evaluated_expectations) as n \
+         from _dataflow_validations where checkpoint = 'nightly'",
+    );
+    assert_eq!(
+        (&history[0]["runs"], &history[0]["ids"], &history[0]["n"]),
+        (&Value::from(2), &Value::from(2), &Value::from(3))
+    );
+}
+
+#[test]
+fn checkpoint_policies_and_mistakes() {
+    let project = shop();
+    write(&project, "suites/rows.yml", ROW_SUITE);
+    // fail: any failing critical expectation fails the run (the warning one does not count).
+    write(
+        &project,
+        "checkpoints/strict.yml",
+        "validations:\n  - suite: suites/rows.yml\n    data: raw_orders\n",
+    );
+    project
+        .cmd()
+        .args(["checkpoint", "run", "strict"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "orders_rows on raw_orders: 2 expectations failed",
+        ));
+    // warn: reported, not failed.
+    write(
+        &project,
+        "checkpoints/lenient.yml",
+        "validations:\n  - suite: suites/rows.yml\n    data: raw_orders\n    on_failure: warn\n",
+    );
+    project
+        .cmd()
+        .args(["checkpoint", "run", "lenient"])
+        .assert()
+        .success();
+    // A critical `unique` quarantines every copy; a pair check quarantines its failing rows.
+    write(
+        &project,
+        "suites/keys.yml",
+        "name: keys\nexpectations:\n  - type: expect_column_values_to_be_unique\n    kwargs: {column: customer}\n  - type: expect_column_pair_values_a_to_be_greater_than_b\n    kwargs: {column_A: id, column_B: amount}\n",
+    );
+    write(
+        &project,
+        "checkpoints/keys.yml",
+        "validations:\n  - suite: suites/keys.yml\n    data: raw_orders\n    on_failure: quarantine\n    quarantine_table: bad_orders\n    clean_table: good_orders\n",
+    );
+    project
+        .cmd()
+        .args(["checkpoint", "run", "keys"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "quarantined 3 rows to bad_orders, 1 clean rows to good_orders",
+        ));
+    let why = project.query("select id, _failed_expectations as why from bad_orders order by id");
+    assert_eq!(
+        why[0]["why"],
+        "column_values_to_be_unique(customer); column_pair_values_a_to_be_greater_than_b(id,amount)"
+    );
+    assert_eq!(
+        why[1]["why"],
+        "column_pair_values_a_to_be_greater_than_b(id,amount)"
+    );
+    // A table-level failure cannot be quarantined: the run fails.
+    write(
+        &project,
+        "suites/table.yml",
+        "name: table\nexpectations:\n  - type: expect_table_row_count_to_be_between\n    kwargs: {min_value: 10}\n",
+    );
+    write(
+        &project,
+        "checkpoints/volume.yml",
+        "validations:\n  - suite: suites/table.yml\n    data: raw_orders\n    on_failure: quarantine\n",
+    );
+    project
+        .cmd()
+        .args(["checkpoint", "run", "volume"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "not row-level, so not quarantined",
+        ));
+    // A typo names the file and line; an unknown checkpoint lists the known ones.
+    write(
+        &project,
+        "checkpoints/typo.yml",
+        "validations:\n  - suite: suites/rows.yml\n    data: raw_orders\n    on_falure: warn\n",
+    );
+    project
+        .cmd()
+        .args(["checkpoint", "run", "typo"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("typo.yml")
+                .and(predicate::str::contains("unknown field `on_falure`"))
+                .and(predicate::str::contains("line 4")),
+        );
+    project
+        .cmd()
+        .args(["checkpoint", "run", "nope"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("no such checkpoint").and(predicate::str::contains("strict")),
+        );
 }

@@ -1,0 +1,270 @@
+//! `dataflow checkpoint run NAME`: every validation of `checkpoints/NAME.yml`, its policy
+//! applied (fail, warn, quarantine), results kept in the lake (`_dataflow_validations`) and
+//! under `target/validations/NAME/`.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use dataflow_core::config::Project;
+use dataflow_core::ids::RunId;
+use dataflow_engine::datafusion::arrow::array::{
+    BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use dataflow_engine::datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use dataflow_engine::datafusion::prelude::SessionContext;
+use dataflow_engine::{Lake, collect_sql, new_session, register_lake_table};
+use dataflow_quality::checkpoint::{self, Checkpoint, Policy, ValidationConfig};
+use dataflow_quality::{ResultFormat, Suite, Validator};
+use serde_json::Value;
+
+use crate::exit::JobFailed;
+
+/// The lake table that keeps every validation result.
+const HISTORY: &str = "_dataflow_validations";
+
+/// One stored result.
+struct Stored {
+    suite: String,
+    data: String,
+    success: bool,
+    evaluated: i64,
+    successful: i64,
+    percent: f64,
+    result: String,
+}
+
+/// Rows failing row-level expectations go to the quarantine table, the rest to the clean table.
+async fn quarantine(
+    ctx: &SessionContext,
+    lake: &Lake,
+    suite: &Suite,
+    table: &str,
+    v: &ValidationConfig,
+) -> anyhow::Result<(usize, usize)> {
+    let frame = ctx
+        .table(table)
+        .await
+        .context("reading the data to quarantine")?;
+    let columns: Vec<(String, DataType)> = frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
+    let query = checkpoint::failures_query(suite, table, &columns);
+    let base = v.data.trim_end_matches(".csv").trim_end_matches(".parquet");
+    let base = std::path::Path::new(base)
+        .file_name()
+        .map_or(base.to_string(), |n| n.to_string_lossy().into_owned());
+    let quarantine_table = v
+        .quarantine_table
+        .clone()
+        .unwrap_or_else(|| format!("{base}_quarantine"));
+    let clean_table = v
+        .clean_table
+        .clone()
+        .unwrap_or_else(|| format!("{base}_clean"));
+    let bad = collect_sql(
+        ctx,
+        &format!("select * from ({query}) as checked where _failed_expectations <> ''"),
+    )
+    .await
+    .context("finding the failing rows")?;
+    let keep: Vec<String> = columns
+        .iter()
+        .map(|(n, _)| format!("\"{}\"", n.replace('"', "\"\"")))
+        .collect();
+    let good = collect_sql(
+        ctx,
+        &format!(
+            "select {} from ({query}) as checked where _failed_expectations = ''",
+            keep.join(", ")
+        ),
+    )
+    .await
+    .context("finding the clean rows")?;
+    let count = |batches: &[RecordBatch]| batches.iter().map(RecordBatch::num_rows).sum::<usize>();
+    let (bad_rows, good_rows) = (count(&bad), count(&good));
+    let schema_of = |sql: String| async move {
+        let frame = ctx.sql(&sql).await?;
+        Ok::<_, anyhow::Error>(Arc::new(frame.schema().as_arrow().clone()))
+    };
+    let bad = if bad.is_empty() {
+        vec![RecordBatch::new_empty(schema_of(query.clone()).await?)]
+    } else {
+        bad
+    };
+    let good = if good.is_empty() {
+        vec![RecordBatch::new_empty(Arc::new(
+            frame.schema().as_arrow().clone(),
+        ))]
+    } else {
+        good
+    };
+    lake.replace(&quarantine_table, bad).await?;
+    lake.replace(&clean_table, good).await?;
+    register_lake_table(ctx, lake, &quarantine_table).await?;
+    register_lake_table(ctx, lake, &clean_table).await?;
+    println!(
+        "    quarantined {bad_rows} rows to {quarantine_table}, {good_rows} clean rows to {clean_table}"
+    );
+    Ok((bad_rows, good_rows))
+}
+
+/// Appends this run's results to `_dataflow_validations` (one Delta version).
+async fn store(
+    ctx: &SessionContext,
+    lake: &Lake,
+    run_id: &RunId,
+    name: &str,
+    stored: &[Stored],
+) -> anyhow::Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    let text = |f: &dyn Fn(&Stored) -> String| {
+        Arc::new(StringArray::from_iter_values(stored.iter().map(f)))
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("checkpoint", DataType::Utf8, false),
+        Field::new("suite", DataType::Utf8, false),
+        Field::new("data", DataType::Utf8, false),
+        Field::new(
+            "validated_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("success", DataType::Boolean, false),
+        Field::new("evaluated_expectations", DataType::Int64, false),
+        Field::new("successful_expectations", DataType::Int64, false),
+        Field::new("success_percent", DataType::Float64, false),
+        Field::new("result", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            text(&|_| run_id.to_string()),
+            text(&|_| name.to_string()),
+            text(&|s| s.suite.clone()),
+            text(&|s| s.data.clone()),
+            Arc::new(TimestampMicrosecondArray::from(vec![now; stored.len()]).with_timezone("UTC")),
+            Arc::new(BooleanArray::from(
+                stored.iter().map(|s| s.success).collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                stored.iter().map(|s| s.evaluated),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                stored.iter().map(|s| s.successful),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                stored.iter().map(|s| s.percent),
+            )),
+            text(&|s| s.result.clone()),
+        ],
+    )?;
+    if lake.load(HISTORY).await?.is_some() {
+        lake.append(HISTORY, vec![batch]).await?;
+    } else {
+        lake.replace(HISTORY, vec![batch]).await?;
+    }
+    register_lake_table(ctx, lake, HISTORY).await?;
+    Ok(())
+}
+
+/// Runs checkpoint `name`.
+pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Result<()> {
+    let checkpoint = Checkpoint::load(&project.dir, name)?;
+    let lake = super::open_lake(project)?;
+    let ctx = new_session(&lake).await.context("opening the lake")?;
+    let target = project.dir.join("target/validations").join(name);
+    std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
+    let mut failures = Vec::new();
+    let mut stored = Vec::new();
+    for v in &checkpoint.validations {
+        let suite = Suite::load(&project.dir.join(&v.suite))?;
+        let table = super::validate::register_data(&ctx, project, &v.data).await?;
+        let validator = Validator::new(ctx.clone(), ResultFormat::Summary, None);
+        let result = validator.validate(&suite, &table).await?;
+        println!(
+            "\n{} on {} (on failure: {:?}):",
+            suite.name, v.data, v.on_failure
+        );
+        super::validate::print_results(&result);
+        // Which failed, and whether each judges rows (so its rows can be set aside).
+        let mut row_level = 0;
+        let mut table_level = Vec::new();
+        for (item, e) in result["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .zip(&suite.expectations)
+        {
+            if item["success"].as_bool() == Some(true) || e.severity != "critical" {
+                continue;
+            }
+            if checkpoint::is_row_level(e.spec.family, &e.expectation_type)
+                && item["exception_info"]["raised_exception"].as_bool() != Some(true)
+            {
+                row_level += 1;
+            } else {
+                table_level.push(e.expectation_type.clone());
+            }
+        }
+        match v.on_failure {
+            Policy::Warn => {}
+            Policy::Fail if row_level + table_level.len() > 0 => failures.push(format!(
+                "{} on {}: {} expectations failed",
+                suite.name,
+                v.data,
+                row_level + table_level.len()
+            )),
+            Policy::Fail => {}
+            Policy::Quarantine => {
+                quarantine(&ctx, &lake, &suite, &table, v).await?;
+                if !table_level.is_empty() {
+                    failures.push(format!(
+                        "{} on {}: {} (not row-level, so not quarantined)",
+                        suite.name,
+                        v.data,
+                        table_level.join(", ")
+                    ));
+                }
+            }
+        }
+        let statistics = &result["statistics"];
+        let file = target.join(format!(
+            "{}.{}.json",
+            suite.name,
+            v.data.replace(['/', '\\'], "_")
+        ));
+        std::fs::write(&file, serde_json::to_string_pretty(&result)?)
+            .with_context(|| format!("writing {}", file.display()))?;
+        stored.push(Stored {
+            suite: suite.name.clone(),
+            data: v.data.clone(),
+            success: result["success"].as_bool() == Some(true),
+            evaluated: statistics["evaluated_expectations"].as_i64().unwrap_or(0),
+            successful: statistics["successful_expectations"].as_i64().unwrap_or(0),
+            percent: statistics["success_percent"].as_f64().unwrap_or(0.0),
+            result: Value::to_string(&result),
+        });
+    }
+    if checkpoint.actions.store_results {
+        store(&ctx, &lake, run_id, name, &stored)
+            .await
+            .context("storing the results in _dataflow_validations")?;
+    }
+    println!(
+        "\nCheckpoint {name}: {} validations, {} failed; results in {}",
+        checkpoint.validations.len(),
+        failures.len(),
+        target.display()
+    );
+    if !failures.is_empty() {
+        return Err(JobFailed(format!("checkpoint {name} failed: {}", failures.join("; "))).into());
+    }
+    Ok(())
+}
