@@ -54,6 +54,9 @@ pub struct Actions {
     /// `target/validations/<checkpoint>/`.
     #[serde(default = "yes")]
     pub store_results: bool,
+    /// Rebuild the data docs (`target/data_docs/index.html`) from the stored results.
+    #[serde(default = "yes")]
+    pub data_docs: bool,
 }
 
 fn yes() -> bool {
@@ -64,6 +67,7 @@ impl Default for Actions {
     fn default() -> Self {
         Actions {
             store_results: true,
+            data_docs: true,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod aggregate;
 pub mod catalog;
 pub mod checkpoint;
 mod counts;
+pub mod data_docs;
 pub mod error;
 mod map_sql;
 pub mod multi;

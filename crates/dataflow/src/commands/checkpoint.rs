@@ -174,6 +174,68 @@ async fn store(
     Ok(())
 }
 
+/// Rebuilds `target/data_docs` from every stored result (or this run's, when none are stored).
+async fn data_docs(
+    ctx: &SessionContext,
+    project: &Project,
+    run_id: &RunId,
+    name: &str,
+    stored: &[Stored],
+) -> anyhow::Result<std::path::PathBuf> {
+    use dataflow_quality::data_docs::StoredValidation;
+    let mut validations = Vec::new();
+    if ctx.table_exist(HISTORY)? {
+        let batches = collect_sql(
+            ctx,
+            &format!(
+                "select run_id, checkpoint, suite, data, cast(validated_at as varchar), result \
+                 from {HISTORY}"
+            ),
+        )
+        .await?;
+        for batch in &batches {
+            let text = |column: usize, row: usize| {
+                dataflow_engine::datafusion::arrow::compute::cast(
+                    batch.column(column),
+                    &DataType::Utf8,
+                )
+                .ok()
+                .and_then(|a| {
+                    a.as_any()
+                        .downcast_ref::<StringArray>()
+                        .map(|s| s.value(row).to_string())
+                })
+                .unwrap_or_default()
+            };
+            for row in 0..batch.num_rows() {
+                validations.push(StoredValidation {
+                    run_id: text(0, row),
+                    checkpoint: text(1, row),
+                    suite: text(2, row),
+                    data: text(3, row),
+                    validated_at: text(4, row),
+                    result: serde_json::from_str(&text(5, row)).unwrap_or(Value::Null),
+                });
+            }
+        }
+    } else {
+        let now = super::models::chrono_now();
+        for s in stored {
+            validations.push(StoredValidation {
+                run_id: run_id.to_string(),
+                checkpoint: name.to_string(),
+                suite: s.suite.clone(),
+                data: s.data.clone(),
+                validated_at: now.clone(),
+                result: serde_json::from_str(&s.result).unwrap_or(Value::Null),
+            });
+        }
+    }
+    let dir = project.dir.join("target/data_docs");
+    dataflow_quality::data_docs::write(&dir, &validations)
+        .with_context(|| format!("writing data docs to {}", dir.display()))
+}
+
 /// Runs checkpoint `name`.
 pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Result<()> {
     let checkpoint = Checkpoint::load(&project.dir, name)?;
@@ -256,6 +318,10 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
         store(&ctx, &lake, run_id, name, &stored)
             .await
             .context("storing the results in _dataflow_validations")?;
+    }
+    if checkpoint.actions.data_docs {
+        let page = data_docs(&ctx, project, run_id, name, &stored).await?;
+        println!("Data docs: {}", page.display());
     }
     println!(
         "\nCheckpoint {name}: {} validations, {} failed; results in {}",

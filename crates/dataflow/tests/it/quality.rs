@@ -218,6 +218,20 @@ fn checkpoints_quarantine_failing_rows_and_keep_history() {
         (&history[0]["runs"], &history[0]["ids"], &history[0]["n"]),
         (&Value::from(2), &Value::from(2), &Value::from(3))
     );
+    // Data docs: an index of both runs and a page per validation.
+    let index = std::fs::read_to_string(project.path().join("target/data_docs/index.html"))
+        .expect("data docs index");
+    assert_eq!(index.matches("href=\"validations/").count(), 2, "{index}");
+    let pages: Vec<_> = std::fs::read_dir(project.path().join("target/data_docs/validations"))
+        .expect("validation pages")
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(pages.len(), 2);
+    let page = std::fs::read_to_string(pages[0].path()).expect("a page");
+    assert!(
+        page.contains("expect_column_values_to_be_in_set") && page.contains("&quot;cy&quot;"),
+        "{page}"
+    );
 }
 
 #[test]
