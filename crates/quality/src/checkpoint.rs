@@ -84,6 +84,9 @@ pub struct Checkpoint {
     /// After-run actions.
     #[serde(default)]
     pub actions: Actions,
+    /// Compare each validation's metrics with earlier runs.
+    #[serde(default)]
+    pub anomaly_detection: Option<crate::anomaly::AnomalyConfig>,
     /// The file it came from.
     #[serde(skip)]
     pub path: PathBuf,

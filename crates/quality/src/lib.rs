@@ -8,6 +8,7 @@
 //! quarantine and anomaly detection come next.
 
 pub mod aggregate;
+pub mod anomaly;
 pub mod catalog;
 pub mod checkpoint;
 mod counts;

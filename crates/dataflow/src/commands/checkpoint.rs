@@ -245,6 +245,7 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
     std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
     let mut failures = Vec::new();
     let mut stored = Vec::new();
+    let mut measured = Vec::new();
     for v in &checkpoint.validations {
         let suite = Suite::load(&project.dir.join(&v.suite))?;
         let table = super::validate::register_data(&ctx, project, &v.data).await?;
@@ -296,6 +297,14 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
                 }
             }
         }
+        if let Some(config) = &checkpoint.anomaly_detection {
+            let (anomalies, metrics) =
+                super::anomaly::check(&ctx, config, name, &suite.name, &v.data, &result).await?;
+            if config.on_anomaly == dataflow_quality::anomaly::OnAnomaly::Fail {
+                failures.extend(anomalies);
+            }
+            measured.extend(metrics);
+        }
         let statistics = &result["statistics"];
         let file = target.join(format!(
             "{}.{}.json",
@@ -319,6 +328,9 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
             .await
             .context("storing the results in _dataflow_validations")?;
     }
+    super::anomaly::store(&ctx, &lake, run_id, &measured)
+        .await
+        .context("storing the metrics in _dataflow_metrics")?;
     if checkpoint.actions.data_docs {
         let page = data_docs(&ctx, project, run_id, name, &stored).await?;
         println!("Data docs: {}", page.display());

@@ -1,5 +1,6 @@
 //! One module per command; `run` dispatches.
 
+mod anomaly;
 mod checkpoint;
 mod demo;
 mod freshness;

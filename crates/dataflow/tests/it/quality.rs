@@ -335,3 +335,53 @@ fn checkpoint_policies_and_mistakes() {
             predicate::str::contains("no such checkpoint").and(predicate::str::contains("strict")),
         );
 }
+
+#[test]
+fn anomaly_detection_waits_for_history_then_flags_jumps() {
+    let project = shop();
+    let config = std::fs::read_to_string(project.path().join("dataflow.yml"))
+        .expect("config")
+        .replace("path: in/orders.csv", "path: in/orders*.csv");
+    write(&project, "dataflow.yml", &config);
+    write(
+        &project,
+        "suites/volume.yml",
+        "name: volume\nexpectations:\n  - type: expect_table_row_count_to_be_between\n    kwargs: {min_value: 1}\n  - type: expect_column_mean_to_be_between\n    kwargs: {column: amount, min_value: -100}\n",
+    );
+    write(
+        &project,
+        "checkpoints/watch.yml",
+        "validations:\n  - suite: suites/volume.yml\n    data: raw_orders\n    on_failure: warn\nanomaly_detection:\n  min_history: 2\n  window: 5\n  on_anomaly: fail\n",
+    );
+    let run = || project.cmd().args(["checkpoint", "run", "watch"]).assert();
+    run().success().stdout(predicate::str::contains(
+        "not enough history yet for 2 metrics: row_count (0/2)",
+    ));
+    run()
+        .success()
+        .stdout(predicate::str::contains("row_count (1/2)"));
+    run()
+        .success()
+        .stdout(predicate::str::contains("2 metrics within their history"));
+    // Ten times the orders: the row count and the mean jump.
+    let mut more = String::from("id,customer,amount\n");
+    for i in 10..50 {
+        more.push_str(&format!("{i},zed,{}.00\n", i * 10));
+    }
+    write(&project, "in/orders2.csv", &more);
+    project.ingest();
+    let out = run().code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.contains("ANOMALY row_count: 44 differs from the constant 4 of the last 3 runs")
+            && text.contains("changed +1000.0% since the previous run (4)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ANOMALY column_mean_to_be_between(amount)"),
+        "{text}"
+    );
+    let stored =
+        project.query("select count(*) as n from _dataflow_metrics where metric = 'row_count'");
+    assert_eq!(stored[0]["n"], 4, "every run's metrics are kept");
+}
