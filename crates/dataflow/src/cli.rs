@@ -45,6 +45,29 @@ pub enum Command {
     /// Run a checkpoint (checkpoints/NAME.yml): suites on datasets, with fail, warn or
     /// quarantine policies.
     Checkpoint(CheckpointArgs),
+    /// Data quality tools: profile a table and suggest a suite.
+    Quality(QualityArgs),
+}
+
+/// Options of `quality`.
+#[derive(Debug, Args)]
+pub struct QualityArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: QualityAction,
+}
+
+/// `quality` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum QualityAction {
+    /// Column statistics of a table (or CSV/Parquet file) and a suggested suite (GE 1.x JSON).
+    Profile {
+        /// A lake table, saved view, or CSV/Parquet file.
+        data: String,
+        /// Where to write the suggested suite (default target/profiles/<data>.json).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Options of `checkpoint`.

@@ -17,6 +17,7 @@ pub mod error;
 mod map_sql;
 pub mod multi;
 pub mod ordered;
+pub mod profile;
 pub mod sql;
 pub mod suite;
 mod table;

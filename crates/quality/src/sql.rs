@@ -85,6 +85,10 @@ pub fn json_value(array: &ArrayRef, row: usize) -> Value {
         ScalarValue::UInt64(Some(v)) => Value::from(v),
         ScalarValue::Float32(Some(v)) => Value::from(f64::from(v)),
         ScalarValue::Float64(Some(v)) => Value::from(v),
+        // Decimals print as numbers, as pandas' floats do.
+        ScalarValue::Decimal128(Some(v), _, scale) => {
+            Value::from(v as f64 / 10f64.powi(i32::from(scale)))
+        }
         ScalarValue::Utf8(Some(s))
         | ScalarValue::LargeUtf8(Some(s))
         | ScalarValue::Utf8View(Some(s)) => Value::String(s),

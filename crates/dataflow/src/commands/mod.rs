@@ -8,6 +8,7 @@ mod generate;
 mod ingest;
 mod models;
 mod models_test;
+mod profile;
 mod query;
 mod tables;
 mod validate;
@@ -44,6 +45,14 @@ pub async fn run(cli: Cli, run_id: &RunId) -> anyhow::Result<()> {
             match args.action {
                 crate::cli::CheckpointAction::Run { name } => {
                     checkpoint::run(&project, &name, run_id).await
+                }
+            }
+        }
+        Command::Quality(args) => {
+            let project = load_project_or_dbt(&project_dir)?;
+            match args.action {
+                crate::cli::QualityAction::Profile { data, output } => {
+                    profile::run(&project, &data, output).await
                 }
             }
         }

@@ -385,3 +385,50 @@ fn anomaly_detection_waits_for_history_then_flags_jumps() {
         project.query("select count(*) as n from _dataflow_metrics where metric = 'row_count'");
     assert_eq!(stored[0]["n"], 4, "every run's metrics are kept");
 }
+
+#[test]
+fn a_profiled_suite_passes_on_the_data_it_came_from() {
+    let project = shop();
+    let out = project
+        .cmd()
+        .args(["quality", "profile", "raw_orders"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("raw_orders: 4 rows"), "{text}");
+    assert!(
+        text.contains("customer") && text.contains("3 "),
+        "distinct customers: {text}"
+    );
+    let suite: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path().join("target/profiles/raw_orders.json"))
+            .expect("suggested suite"),
+    )
+    .expect("json");
+    let kinds: Vec<&str> = suite["expectations"]
+        .as_array()
+        .expect("expectations")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"expect_column_values_to_be_unique"),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"expect_column_values_to_be_in_set"),
+        "{kinds:?}"
+    );
+    project
+        .cmd()
+        .args([
+            "validate",
+            "--suite",
+            "target/profiles/raw_orders.json",
+            "--data",
+            "raw_orders",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("expectations met (100.0%)"));
+}
