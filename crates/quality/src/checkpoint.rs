@@ -44,6 +44,9 @@ pub struct ValidationConfig {
     /// Where clean rows go (default `<data>_clean`).
     #[serde(default)]
     pub clean_table: Option<String>,
+    /// Check the columns against the schema registered on the first run.
+    #[serde(default)]
+    pub schema_policy: Option<crate::schema_check::SchemaPolicy>,
 }
 
 /// What happens after the validations.

@@ -18,6 +18,7 @@ mod map_sql;
 pub mod multi;
 pub mod ordered;
 pub mod profile;
+pub mod schema_check;
 pub mod sql;
 pub mod suite;
 mod table;

@@ -256,6 +256,12 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
             suite.name, v.data, v.on_failure
         );
         super::validate::print_results(&result);
+        if let Some(policy) = v.schema_policy
+            && let Some(problem) =
+                super::schema::check(&ctx, &lake, &v.data, &table, policy).await?
+        {
+            failures.push(problem);
+        }
         // Which failed, and whether each judges rows (so its rows can be set aside).
         let mut row_level = 0;
         let mut table_level = Vec::new();

@@ -10,6 +10,7 @@ mod models;
 mod models_test;
 mod profile;
 mod query;
+mod schema;
 mod tables;
 mod validate;
 

@@ -432,3 +432,53 @@ fn a_profiled_suite_passes_on_the_data_it_came_from() {
         .success()
         .stdout(predicate::str::contains("expectations met (100.0%)"));
 }
+
+#[test]
+fn schema_changes_are_judged_by_policy() {
+    let project = shop();
+    write(
+        &project,
+        "suites/any.yml",
+        "name: any\nexpectations:\n  - type: expect_table_row_count_to_be_between\n    kwargs: {min_value: 1}\n",
+    );
+    write(
+        &project,
+        "in/extra.csv",
+        "id,customer,amount,tag\n1,ann,1.00,x\n",
+    );
+    let checkpoint = |policy: &str, data: &str| {
+        write(
+            &project,
+            "checkpoints/shape.yml",
+            &format!(
+                "validations:\n  - suite: suites/any.yml\n    data: {data}\n    schema_policy: {policy}\n"
+            ),
+        );
+        project.cmd().args(["checkpoint", "run", "shape"]).assert()
+    };
+    checkpoint("fail", "in/orders.csv")
+        .success()
+        .stdout(predicate::str::contains("schema: registered 3 columns"));
+    checkpoint("fail", "in/orders.csv")
+        .success()
+        .stdout(predicate::str::contains("schema: unchanged"));
+    // The same dataset name with a new column: rejected by `fail`, accepted as additive.
+    std::fs::copy(
+        project.path().join("in/extra.csv"),
+        project.path().join("in/orders.csv"),
+    )
+    .expect("replace the file");
+    checkpoint("fail", "in/orders.csv")
+        .code(1)
+        .stdout(predicate::str::contains(
+            "schema: REJECTED change +tag (Utf8)",
+        ));
+    checkpoint("allow_additive", "in/orders.csv")
+        .success()
+        .stdout(predicate::str::contains(
+            "schema: accepted change +tag (Utf8)",
+        ));
+    checkpoint("fail", "in/orders.csv")
+        .success()
+        .stdout(predicate::str::contains("schema: unchanged (4 columns)"));
+}
