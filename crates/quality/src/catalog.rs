@@ -405,7 +405,7 @@ pub const SPECS: &[Spec] = &[
         Query,
         ["unexpected_rows_query"],
         &["description"],
-        false
+        true
     ),
 ];
 

@@ -162,11 +162,13 @@ pub fn is_row_level(family: Family, kind: &str) -> bool {
 }
 
 /// A query over `table` returning every row with `_failed_expectations`: the critical
-/// row-level expectations of `suite` it fails (`type(column)`, `; `-separated, empty when none).
+/// row-level expectations of `suite` it fails (`type(column)`, `; `-separated, empty when none),
+/// and `_row_quality_score`, the share of those checks it passes (1.0 when it fails none).
 /// Expectations on missing columns are left out (the validation reports them).
 pub fn failures_query(suite: &Suite, table: &str, columns: &[(String, DataType)]) -> String {
     let has = |c: &str| columns.iter().any(|(n, _)| n == c);
     let mut labels = Vec::new();
+    let mut failed_counts = Vec::new();
     let mut windows = Vec::new();
     for (position, e) in suite.expectations.iter().enumerate() {
         // Warning and info expectations are reported, they do not move rows.
@@ -226,6 +228,7 @@ pub fn failures_query(suite: &Suite, table: &str, columns: &[(String, DataType)]
             "case when {condition} then {} end",
             string(&format!("{short}({column_part})"))
         ));
+        failed_counts.push(format!("case when {condition} then 1 else 0 end"));
     }
     let source = if windows.is_empty() {
         table.to_string()
@@ -237,9 +240,19 @@ pub fn failures_query(suite: &Suite, table: &str, columns: &[(String, DataType)]
     } else {
         format!("concat_ws('; ', {})", labels.join(", "))
     };
+    // The brief's row quality score: the share of row-level checks the row passes.
+    let score = if failed_counts.is_empty() {
+        "1.0".to_string()
+    } else {
+        format!(
+            "1.0 - cast(({}) as double) / {}",
+            failed_counts.join(" + "),
+            failed_counts.len()
+        )
+    };
     let keep: Vec<String> = columns.iter().map(|(n, _)| ident(n)).collect();
     format!(
-        "select {}, {failures} as _failed_expectations from {source}",
+        "select {}, {failures} as _failed_expectations, {score} as _row_quality_score from {source}",
         keep.join(", ")
     )
 }

@@ -236,7 +236,7 @@ impl Validator {
             Family::ColumnMap => self.column_map(info, e).await,
             Family::ColumnAggregate => self.column_aggregate(info, e).await,
             Family::ColumnPair | Family::Multicolumn => self.multi_column(info, e).await,
-            _ => Outcome::exception(format!("`{}` is not evaluated yet", e.expectation_type)),
+            Family::Query => self.unexpected_rows(info, e).await,
         }
     }
 
@@ -413,6 +413,57 @@ impl Validator {
             has_index: index.is_some(),
         };
         self.shape_map(e, tally, found, false, &none_positions)
+    }
+
+    /// `unexpected_rows_expectation`: a query (with `{batch}` standing for the data) returning
+    /// the unexpected rows; it passes when there are none.
+    async fn unexpected_rows(&self, info: &TableInfo, e: &Expectation) -> Outcome {
+        let Some(query) = e
+            .kwargs
+            .get("unexpected_rows_query")
+            .and_then(Value::as_str)
+        else {
+            return Outcome::exception("`unexpected_rows_query` must be a string".into());
+        };
+        let query = query.replace("{batch}", &info.name);
+        let counted = match self
+            .query(&format!("select count(*) from ({query}) as unexpected"))
+            .await
+        {
+            Ok(b) => b,
+            Err(message) => return Outcome::exception(format!("{message}\nquery: {query}")),
+        };
+        let count = number(&counted, 0);
+        let sample = match self
+            .query(&format!(
+                "select * from ({query}) as unexpected limit {PARTIAL}"
+            ))
+            .await
+        {
+            Ok(b) => b,
+            Err(message) => return Outcome::exception(message),
+        };
+        let mut rows = Vec::new();
+        for batch in &sample {
+            let schema = batch.schema();
+            for row in 0..batch.num_rows() {
+                let object: Map<String, Value> = schema
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .map(|(c, f)| (f.name().clone(), sql::json_value(batch.column(c), row)))
+                    .collect();
+                rows.push(Value::Object(object));
+            }
+        }
+        let mut result = Map::new();
+        result.insert("observed_value".into(), Value::from(count));
+        result.insert("details".into(), json!({"unexpected_rows": rows}));
+        Outcome {
+            success: count == 0,
+            result,
+            exception: None,
+        }
     }
 
     async fn column_aggregate(&self, info: &TableInfo, e: &Expectation) -> Outcome {

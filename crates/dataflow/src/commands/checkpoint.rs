@@ -8,7 +8,8 @@ use anyhow::Context;
 use dataflow_core::config::Project;
 use dataflow_core::ids::RunId;
 use dataflow_engine::datafusion::arrow::array::{
-    BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
 use dataflow_engine::datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use dataflow_engine::datafusion::prelude::SessionContext;
@@ -30,7 +31,44 @@ struct Stored {
     evaluated: i64,
     successful: i64,
     percent: f64,
+    score: Option<f64>,
     result: String,
+}
+
+/// The table's data quality score: the mean of its rows' quality scores (the share of
+/// row-level checks each passes); `None` without row-level checks.
+async fn quality_score(
+    ctx: &SessionContext,
+    suite: &Suite,
+    table: &str,
+) -> anyhow::Result<Option<f64>> {
+    let row_level = suite
+        .expectations
+        .iter()
+        .any(|e| checkpoint::is_row_level(e.spec.family, &e.expectation_type));
+    if !row_level {
+        return Ok(None);
+    }
+    let frame = ctx.table(table).await?;
+    let columns: Vec<(String, DataType)> = frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
+    let query = checkpoint::failures_query(suite, table, &columns);
+    let batches = collect_sql(
+        ctx,
+        &format!("select avg(_row_quality_score) from ({query}) as scored"),
+    )
+    .await?;
+    Ok(batches.first().and_then(|b| {
+        b.column(0)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .filter(|a| !a.is_empty() && a.is_valid(0))
+            .map(|a| a.value(0))
+    }))
 }
 
 /// Rows failing row-level expectations go to the quarantine table, the rest to the clean table.
@@ -140,6 +178,7 @@ async fn store(
         Field::new("evaluated_expectations", DataType::Int64, false),
         Field::new("successful_expectations", DataType::Int64, false),
         Field::new("success_percent", DataType::Float64, false),
+        Field::new("data_quality_score", DataType::Float64, true),
         Field::new("result", DataType::Utf8, false),
     ]));
     let batch = RecordBatch::try_new(
@@ -161,6 +200,9 @@ async fn store(
             )),
             Arc::new(Float64Array::from_iter_values(
                 stored.iter().map(|s| s.percent),
+            )),
+            Arc::new(Float64Array::from(
+                stored.iter().map(|s| s.score).collect::<Vec<_>>(),
             )),
             text(&|s| s.result.clone()),
         ],
@@ -256,6 +298,10 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
             suite.name, v.data, v.on_failure
         );
         super::validate::print_results(&result);
+        let score = quality_score(&ctx, &suite, &table).await?;
+        if let Some(score) = score {
+            println!("    data quality score {score:.4} (mean share of row-level checks passed)");
+        }
         if let Some(policy) = v.schema_policy
             && let Some(problem) =
                 super::schema::check(&ctx, &lake, &v.data, &table, policy).await?
@@ -326,6 +372,7 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
             evaluated: statistics["evaluated_expectations"].as_i64().unwrap_or(0),
             successful: statistics["successful_expectations"].as_i64().unwrap_or(0),
             percent: statistics["success_percent"].as_f64().unwrap_or(0.0),
+            score,
             result: Value::to_string(&result),
         });
     }

@@ -7,6 +7,8 @@ use crate::models::{shop, write};
 
 const SUITE: &str = "name: orders_suite
 expectations:
+  - type: unexpected_rows_expectation
+    kwargs: {unexpected_rows_query: \"select * from {batch} where amount > 100\"}
   - type: expect_table_row_count_to_equal
     kwargs: {value: 4}
   - type: expect_column_values_to_not_be_null
@@ -37,20 +39,20 @@ fn validate_reports_each_expectation_and_writes_ge_results() {
         .code(1);
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     assert!(
-        text.contains("1 of 5 PASS  expect_table_row_count_to_equal: observed 4"),
+        text.contains("2 of 6 PASS  expect_table_row_count_to_equal: observed 4"),
         "{text}"
     );
     assert!(
         text.contains(
-            "3 of 5 FAIL  expect_column_values_to_be_between amount: 1 unexpected (e.g. -1.00)"
-        ) || text.contains("3 of 5 FAIL  expect_column_values_to_be_between amount: 1 unexpected"),
+            "4 of 6 FAIL  expect_column_values_to_be_between amount: 1 unexpected (e.g. -1.0)"
+        ) || text.contains("4 of 6 FAIL  expect_column_values_to_be_between amount: 1 unexpected"),
         "{text}"
     );
     assert!(
-        text.contains("5 of 5 FAIL  expect_column_values_to_be_unique customer: 2 unexpected"),
+        text.contains("6 of 6 FAIL  expect_column_values_to_be_unique customer: 2 unexpected"),
         "{text}"
     );
-    assert!(text.contains("3 of 5 expectations met (60.0%)"), "{text}");
+    assert!(text.contains("4 of 6 expectations met (66.7%)"), "{text}");
     let result: Value = serde_json::from_str(
         &std::fs::read_to_string(
             project
@@ -61,12 +63,16 @@ fn validate_reports_each_expectation_and_writes_ge_results() {
     )
     .expect("json");
     assert_eq!(result["success"], false);
-    assert_eq!(result["statistics"]["evaluated_expectations"], 5);
-    let between = &result["results"][2];
+    assert_eq!(result["statistics"]["evaluated_expectations"], 6);
+    let between = &result["results"][3];
     assert_eq!(between["expectation_config"]["meta"]["owner"], "finance");
     assert_eq!(between["result"]["unexpected_count"], 1);
     assert_eq!(between["result"]["unexpected_percent"], 25.0);
-    assert_eq!(result["results"][3]["success"], true, "mostly 0.5");
+    assert_eq!(result["results"][4]["success"], true, "mostly 0.5");
+    assert_eq!(
+        result["results"][0]["result"]["observed_value"], 0,
+        "no order above 100"
+    );
 
     // A CSV file validates the same way, without loading it.
     project
@@ -80,7 +86,7 @@ fn validate_reports_each_expectation_and_writes_ge_results() {
         ])
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("3 of 5 expectations met"));
+        .stdout(predicate::str::contains("4 of 6 expectations met"));
     assert!(
         project
             .path()
@@ -112,7 +118,7 @@ fn suite_mistakes_and_missing_tables_are_clear_errors() {
         .assert()
         .code(2)
         .stderr(
-            predicate::str::contains("typo.yml: expectation #5 (expect_column_values_to_be_uniq)")
+            predicate::str::contains("typo.yml: expectation #6 (expect_column_values_to_be_uniq)")
                 .and(predicate::str::contains(
                     "did you mean `expect_column_values_to_be_unique`",
                 )),
@@ -204,6 +210,12 @@ fn checkpoints_quarantine_failing_rows_and_keep_history() {
         "column_values_to_be_between(amount); column_values_to_be_in_set(customer)"
     );
     assert_eq!(project.count("raw_orders_clean"), 3);
+    // The row fails both critical row checks: score 0; the table's score is the mean.
+    let score = project.query("select _row_quality_score as s from raw_orders_quarantine");
+    assert_eq!(score[0]["s"], 0.0);
+    assert!(text.contains("data quality score 0.7500"), "{text}");
+    let stored = project.query("select data_quality_score as s from _dataflow_validations");
+    assert_eq!(stored[0]["s"], 0.75);
     // Each run is kept.
     project
         .cmd()
