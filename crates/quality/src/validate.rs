@@ -166,10 +166,13 @@ impl Validator {
     /// Validates `table` against `suite`; the JSON is GE's `ExpectationSuiteValidationResult`.
     pub async fn validate(&self, suite: &Suite, table: &str) -> Result<Value> {
         let info = self.table_info(table).await?;
+        let counted = self.count_all(&info, suite).await;
         let mut results = Vec::with_capacity(suite.expectations.len());
         let mut successful = 0;
-        for expectation in &suite.expectations {
-            let outcome = self.evaluate(&info, expectation).await;
+        for (i, expectation) in suite.expectations.iter().enumerate() {
+            let outcome = self
+                .evaluate(&info, expectation, counted.get(&i).copied())
+                .await;
             if outcome.success {
                 successful += 1;
             }
@@ -224,7 +227,74 @@ impl Validator {
         })
     }
 
-    async fn evaluate(&self, info: &TableInfo, e: &Expectation) -> Outcome {
+    /// The counts of every SQL column map expectation of a suite in one scan of the table:
+    /// rows, non-null values and unexpected values per expectation, by position. Anything
+    /// that cannot be counted this way (or a failing combined query) is counted on its own.
+    async fn count_all(
+        &self,
+        info: &TableInfo,
+        suite: &Suite,
+    ) -> std::collections::HashMap<usize, (i64, i64, i64)> {
+        let mut items = vec!["count(*) as total".to_string()];
+        let mut positions = Vec::new();
+        for (i, e) in suite.expectations.iter().enumerate() {
+            let Some(column) = e.kwargs.get("column").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some((_, data_type)) = info.columns.iter().find(|(n, _)| n == column) else {
+                continue;
+            };
+            let kind = e.expectation_type.as_str();
+            if e.spec.family != Family::ColumnMap
+                || !e.spec.evaluated
+                || kind == "expect_column_values_to_be_unique"
+                || kind.contains("_of_type")
+                || kind.contains("in_type_list")
+                || crate::ordered::is_row_check(kind)
+            {
+                continue;
+            }
+            let Ok((condition, _)) = crate::map_sql::unexpected_condition(e, column, data_type)
+            else {
+                continue;
+            };
+            items.push(format!("count({}) as n{i}", ident(column)));
+            items.push(format!(
+                "coalesce(sum(case when {condition} then 1 else 0 end), 0) as u{i}"
+            ));
+            positions.push(i);
+        }
+        let mut counted = std::collections::HashMap::new();
+        if positions.is_empty() {
+            return counted;
+        }
+        let sql = format!("select {} from {}", items.join(", "), info.name);
+        let combined = self.query(&sql).await;
+        if let Err(message) = &combined {
+            tracing::debug!(error = %message, "one-scan counting failed; counting one by one");
+        }
+        if let Ok(batches) = combined {
+            let total = number(&batches, 0);
+            for (k, i) in positions.into_iter().enumerate() {
+                counted.insert(
+                    i,
+                    (
+                        total,
+                        number(&batches, 1 + 2 * k),
+                        number(&batches, 2 + 2 * k),
+                    ),
+                );
+            }
+        }
+        counted
+    }
+
+    async fn evaluate(
+        &self,
+        info: &TableInfo,
+        e: &Expectation,
+        counted: Option<(i64, i64, i64)>,
+    ) -> Outcome {
         if !e.spec.evaluated {
             return Outcome::exception(format!(
                 "`{}` is recognised but not evaluated by this version of dataflow",
@@ -233,7 +303,7 @@ impl Validator {
         }
         match e.spec.family {
             Family::Table => crate::table::table_expectation(info, e),
-            Family::ColumnMap => self.column_map(info, e).await,
+            Family::ColumnMap => self.column_map(info, e, counted).await,
             Family::ColumnAggregate => self.column_aggregate(info, e).await,
             Family::ColumnPair | Family::Multicolumn => self.multi_column(info, e).await,
             Family::Query => self.unexpected_rows(info, e).await,
@@ -576,7 +646,12 @@ impl Validator {
         self.shape_map(e, tally, found, nan_distinct, &[])
     }
 
-    async fn column_map(&self, info: &TableInfo, e: &Expectation) -> Outcome {
+    async fn column_map(
+        &self,
+        info: &TableInfo,
+        e: &Expectation,
+        counted: Option<(i64, i64, i64)>,
+    ) -> Outcome {
         let Some(column) = e.kwargs.get("column").and_then(Value::as_str) else {
             return Outcome::exception("`column` must be a string".into());
         };
@@ -630,19 +705,24 @@ impl Validator {
                 Err(message) => return Outcome::exception(message),
             }
         };
-        let counts = format!(
-            "select count(*), count({c}), coalesce(sum(case when {unexpected} then 1 else 0 end), 0) \
-             from {table}"
-        );
-        let batches = match self.query(&counts).await {
-            Ok(b) => b,
-            Err(message) => return Outcome::exception(message),
+        let (elements, non_null, unexpected_count) = match counted {
+            Some(counts) => counts,
+            None => {
+                let counts = format!(
+                    "select count(*), count({c}), \
+                     coalesce(sum(case when {unexpected} then 1 else 0 end), 0) from {table}"
+                );
+                let batches = match self.query(&counts).await {
+                    Ok(b) => b,
+                    Err(message) => return Outcome::exception(message),
+                };
+                (
+                    number(&batches, 0),
+                    number(&batches, 1),
+                    number(&batches, 2),
+                )
+            }
         };
-        let (elements, non_null, unexpected_count) = (
-            number(&batches, 0),
-            number(&batches, 1),
-            number(&batches, 2),
-        );
         // The unexpected values (and row indexes) in table order.
         let limit = if self.format == ResultFormat::Complete {
             String::new()
@@ -658,10 +738,15 @@ impl Validator {
             Some(i) => format!("{c}, {i}"),
             None => c.clone(),
         };
+        // A second pass only when there is something to show.
         let rows = format!("select {select} from {table} where {unexpected}{order}{limit}");
-        let batches = match self.query(&rows).await {
-            Ok(b) => b,
-            Err(message) => return Outcome::exception(message),
+        let batches = if unexpected_count == 0 {
+            Vec::new()
+        } else {
+            match self.query(&rows).await {
+                Ok(b) => b,
+                Err(message) => return Outcome::exception(message),
+            }
         };
         let mut values = Vec::new();
         let mut indexes = Vec::new();
