@@ -115,6 +115,10 @@ pub struct ValidateArgs {
     /// GE's result_format.
     #[arg(long, value_enum, default_value_t = ResultFormatArg::Summary)]
     pub result_format: ResultFormatArg,
+    /// GE's unexpected_index_column_names: report each unexpected row by these columns
+    /// (comma-separated), e.g. `--index-columns id`.
+    #[arg(long, value_delimiter = ',')]
+    pub index_columns: Vec<String>,
     /// Where to write the GE-shaped validation result (default
     /// target/validations/<suite>.<table>.json).
     #[arg(long)]

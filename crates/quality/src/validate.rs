@@ -47,6 +47,7 @@ pub struct Validator {
     ctx: SessionContext,
     format: ResultFormat,
     index_column: Option<String>,
+    index_columns: Vec<String>,
 }
 
 /// One expectation's outcome before it is shaped as JSON.
@@ -122,7 +123,59 @@ impl Validator {
             ctx,
             format,
             index_column,
+            index_columns: Vec::new(),
         }
+    }
+
+    /// GE's `unexpected_index_column_names`: each unexpected row is reported by these columns'
+    /// values (and the tested columns'), as `{"id": 7, "email": null}`.
+    pub fn with_index_columns(mut self, columns: Vec<String>) -> Self {
+        self.index_columns = columns;
+        self
+    }
+
+    /// What the unexpected-rows query selects after the tested columns, and its ordering.
+    fn index_select(&self) -> (String, String) {
+        let order = self
+            .index_column
+            .as_deref()
+            .map(|i| format!(" order by {}", ident(i)))
+            .unwrap_or_default();
+        let extra: Vec<String> = if self.index_columns.is_empty() {
+            self.index_column.iter().map(|i| ident(i)).collect()
+        } else {
+            self.index_columns.iter().map(|i| ident(i)).collect()
+        };
+        // Aliased: an index column may also be the tested column.
+        let select = extra
+            .iter()
+            .enumerate()
+            .map(|(k, c)| format!(", {c} as __dataflow_index_{k}"))
+            .collect::<String>();
+        (select, order)
+    }
+
+    fn has_index(&self) -> bool {
+        !self.index_columns.is_empty() || self.index_column.is_some()
+    }
+
+    /// One unexpected row's index entry: the row index, or an object of the index columns and
+    /// the tested columns.
+    fn index_entry(&self, batch: &RecordBatch, row: usize, tested: &[String]) -> Value {
+        let width = tested.len();
+        if self.index_columns.is_empty() {
+            return sql::json_value(batch.column(width), row);
+        }
+        let mut entry = Map::new();
+        for (k, name) in self.index_columns.iter().enumerate() {
+            entry.insert(name.clone(), sql::json_value(batch.column(width + k), row));
+        }
+        for (k, name) in tested.iter().enumerate() {
+            entry
+                .entry(name.clone())
+                .or_insert_with(|| sql::json_value(batch.column(k), row));
+        }
+        Value::Object(entry)
     }
 
     async fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, String> {
@@ -376,6 +429,16 @@ impl Validator {
                 );
             }
         }
+        // (GE leaves the names out of `be_null` results.)
+        if !self.index_columns.is_empty()
+            && self.format >= ResultFormat::Summary
+            && e.expectation_type != "expect_column_values_to_be_null"
+        {
+            result.insert(
+                "unexpected_index_column_names".into(),
+                Value::from(self.index_columns.clone()),
+            );
+        }
         if self.format == ResultFormat::Complete {
             result.insert("unexpected_list".into(), Value::from(found.shown));
             if found.has_index {
@@ -426,11 +489,8 @@ impl Validator {
             .map(|c| ident(c))
             .collect::<Vec<_>>()
             .join(", ");
-        let index = self.index_column.as_deref().map(ident);
-        let (select, order) = match &index {
-            Some(i) => (format!("{columns}, {i}"), format!(" order by {i}")),
-            None => (columns, String::new()),
-        };
+        let (extra, order) = self.index_select();
+        let select = format!("{columns}{extra}");
         let limit = if self.format == ResultFormat::Complete {
             String::new()
         } else {
@@ -454,8 +514,8 @@ impl Validator {
                 let (printed, listed) = crate::multi::shape(&check, values);
                 shown.push(printed);
                 counted_values.push(listed);
-                if index.is_some() {
-                    indexes.push(sql::json_value(batch.column(width), row));
+                if self.has_index() {
+                    indexes.push(self.index_entry(batch, row, &check.columns));
                 }
             }
         }
@@ -480,7 +540,7 @@ impl Validator {
             shown,
             counted: counted_values,
             indexes,
-            has_index: index.is_some(),
+            has_index: self.has_index(),
         };
         self.shape_map(e, tally, found, false, &none_positions)
     }
@@ -596,11 +656,9 @@ impl Validator {
         column: &str,
         data_type: &DataType,
     ) -> Outcome {
-        let index = self.index_column.as_deref().map(ident);
-        let (select, order) = match &index {
-            Some(i) => (format!("{}, {i}", ident(column)), format!(" order by {i}")),
-            None => (ident(column), String::new()),
-        };
+        let (extra, order) = self.index_select();
+        let select = format!("{}{extra}", ident(column));
+        let tested = [column.to_string()];
         let batches = match self
             .query(&format!("select {select} from {}{order}", info.name))
             .await
@@ -617,8 +675,8 @@ impl Validator {
                 } else {
                     sql::json_value(batch.column(0), row)
                 });
-                if index.is_some() {
-                    indexes.push(sql::json_value(batch.column(1), row));
+                if self.has_index() {
+                    indexes.push(self.index_entry(batch, row, &tested));
                 }
             }
         }
@@ -640,7 +698,7 @@ impl Validator {
                 .iter()
                 .filter_map(|&i| indexes.get(i).cloned())
                 .collect(),
-            has_index: index.is_some(),
+            has_index: self.has_index(),
         };
         let nan_distinct = matches!(data_type, DataType::Float32 | DataType::Float64);
         self.shape_map(e, tally, found, nan_distinct, &[])
@@ -729,15 +787,9 @@ impl Validator {
         } else {
             format!(" limit {PARTIAL}")
         };
-        let index = self.index_column.as_deref().map(ident);
-        let order = index
-            .as_deref()
-            .map(|i| format!(" order by {i}"))
-            .unwrap_or_default();
-        let select = match &index {
-            Some(i) => format!("{c}, {i}"),
-            None => c.clone(),
-        };
+        let (extra, order) = self.index_select();
+        let select = format!("{c}{extra}");
+        let tested = [column.to_string()];
         // A second pass only when there is something to show.
         let rows = format!("select {select} from {table} where {unexpected}{order}{limit}");
         let batches = if unexpected_count == 0 {
@@ -753,8 +805,8 @@ impl Validator {
         for batch in &batches {
             for row in 0..batch.num_rows() {
                 values.push(sql::json_value(batch.column(0), row));
-                if index.is_some() {
-                    indexes.push(sql::json_value(batch.column(1), row));
+                if self.has_index() {
+                    indexes.push(self.index_entry(batch, row, &tested));
                 }
             }
         }
@@ -768,7 +820,7 @@ impl Validator {
             counted: values.clone(),
             shown: values,
             indexes,
-            has_index: index.is_some(),
+            has_index: self.has_index(),
         };
         let nan_distinct = matches!(data_type, DataType::Float32 | DataType::Float64);
         self.shape_map(e, tally, found, nan_distinct, &[])

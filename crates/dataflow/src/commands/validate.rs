@@ -128,7 +128,8 @@ pub async fn run(project: &Project, args: &ValidateArgs) -> anyhow::Result<()> {
     let lake = super::open_lake(project)?;
     let ctx = new_session(&lake).await.context("opening the lake")?;
     let table = register_data(&ctx, project, &args.data).await?;
-    let validator = Validator::new(ctx, format(args.result_format), None);
+    let validator = Validator::new(ctx, format(args.result_format), None)
+        .with_index_columns(args.index_columns.clone());
     let started = std::time::Instant::now();
     let result = validator.validate(&suite, &table).await?;
     print_results(&result);

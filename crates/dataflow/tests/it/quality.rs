@@ -74,6 +74,35 @@ fn validate_reports_each_expectation_and_writes_ge_results() {
         "no order above 100"
     );
 
+    // Unexpected rows reported by an index column, as GE's unexpected_index_column_names.
+    project
+        .cmd()
+        .args([
+            "validate",
+            "--suite",
+            "suites/orders.yml",
+            "--data",
+            "raw_orders",
+            "--result-format",
+            "COMPLETE",
+            "--index-columns",
+            "id",
+        ])
+        .assert()
+        .code(1);
+    let complete: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            project
+                .path()
+                .join("target/validations/orders_suite.raw_orders.json"),
+        )
+        .expect("the result file"),
+    )
+    .expect("json");
+    let between = &complete["results"][3]["result"];
+    assert_eq!(between["unexpected_index_column_names"][0], "id");
+    assert_eq!(between["unexpected_index_list"][0]["id"], 4);
+    assert_eq!(between["unexpected_index_list"][0]["amount"], -1.0);
     // A CSV file validates the same way, without loading it.
     project
         .cmd()
