@@ -90,10 +90,13 @@ pub fn session_context(config: SessionConfig) -> SessionContext {
         .position(|r| r.name() == "type_coercion")
         .unwrap_or(rules.len());
     rules.insert(at, Arc::new(FloatDivision));
+    // Delta's planner knows its write, merge and delete nodes, so writes can stream from a
+    // query in this session.
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
         .with_analyzer_rules(rules)
+        .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build();
     SessionContext::new_with_state(state)
 }

@@ -178,6 +178,73 @@ impl Lake {
         Ok(table.version().unwrap_or_default())
     }
 
+    /// Replaces a table's contents (and schema) with the rows of `frame`, streamed: the query
+    /// runs while its batches are encoded into Parquet files, so memory does not grow with the
+    /// result. One new version; readers see the old or the new contents, never a mix. Returns
+    /// the rows written.
+    pub async fn replace_from(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        name: &str,
+        frame: datafusion::prelude::DataFrame,
+    ) -> Result<u64> {
+        use datafusion::arrow::datatypes::{DataType, TimeUnit};
+        use datafusion::logical_expr::{cast, ident};
+        // Delta stores microseconds: cast nanosecond timestamps in the plan.
+        let needs_cast = frame
+            .schema()
+            .fields()
+            .iter()
+            .any(|f| matches!(f.data_type(), DataType::Timestamp(TimeUnit::Nanosecond, _)));
+        let frame = if needs_cast {
+            let exprs: Vec<_> = frame
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    DataType::Timestamp(TimeUnit::Nanosecond, tz) => cast(
+                        ident(f.name()),
+                        DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
+                    )
+                    .alias(f.name()),
+                    _ => ident(f.name()),
+                })
+                .collect();
+            frame.select(exprs)?
+        } else {
+            frame
+        };
+        let table = match self.load(name).await? {
+            Some(table) => table,
+            None => self.new_table_handle(name)?,
+        };
+        let plan = frame.logical_plan().clone();
+        let table = table
+            .write(Vec::new())
+            .with_input_plan(plan)
+            .with_session_state(std::sync::Arc::new(ctx.state()))
+            .with_save_mode(deltalake::protocol::SaveMode::Overwrite)
+            .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
+            .with_table_name(name)
+            .await
+            .map_err(Error::delta(name))?;
+        // The commit's own metrics say how many rows it added.
+        use futures::StreamExt as _;
+        let mut history = table.history(Some(1));
+        let rows = match history.next().await {
+            Some(Ok(commit)) => commit
+                .info
+                .get("operationMetrics")
+                .and_then(|m| m.get("num_added_rows"))
+                .and_then(|v| {
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                }),
+            _ => None,
+        };
+        Ok(rows.unwrap_or_default())
+    }
+
     /// Appends `batches` to an existing table as one new version.
     pub async fn append(
         &self,

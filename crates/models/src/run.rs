@@ -149,17 +149,22 @@ async fn build(
         }
         Materialization::Table | Materialization::Incremental => {
             let frame = ctx.sql(&model.sql).await.map_err(|e| sql_error(&e))?;
-            let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
-            let batches = frame.collect().await.map_err(|e| sql_error(&e))?;
-            let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
             let exists = lake.load(&model.name).await?.is_some();
             let incremental =
                 model.materialization == Materialization::Incremental && exists && !full_refresh;
-            if incremental {
+            let rows = if incremental {
+                // New rows of an incremental run: collected, then appended or merged.
+                let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
+                let batches = frame.collect().await.map_err(|e| sql_error(&e))?;
+                let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
                 crate::incremental::write(ctx, lake, model, schema, batches).await?;
+                rows
             } else {
-                lake.replace(&model.name, batches).await?;
-            }
+                // A full build streams from the query into the table's files.
+                lake.replace_from(ctx, &model.name, frame)
+                    .await
+                    .map_err(|e| sql_error(&e))?
+            };
             register_lake_table(ctx, lake, &model.name).await?;
             if let Some(export) = &model.config.export {
                 export_parquet(ctx, model, export, project_dir).await?;

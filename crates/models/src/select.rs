@@ -85,28 +85,23 @@ fn atom(graph: &Graph<'_>, spec: &str) -> Result<BTreeSet<usize>> {
         Some(rest) => (true, rest),
         None => (false, spec),
     };
-    let up_split = rest
-        .find(|c: char| !c.is_ascii_digit() && c != '+')
-        .unwrap_or(rest.len());
-    let (up_part, rest) = rest.split_at(up_split);
-    let down_split = rest
-        .char_indices()
-        .rev()
-        .find(|(_, c)| !c.is_ascii_digit() && *c != '+')
-        .map_or(0, |(i, c)| i + c.len_utf8());
-    let (core, down_part) = rest.split_at(down_split);
-    let up = up_part
-        .strip_suffix('+')
-        .map(|d| parse_depth(d, spec))
-        .transpose()?;
-    let down = down_part
-        .strip_prefix('+')
-        .map(|d| parse_depth(d, spec))
-        .transpose()?;
-    if core.is_empty()
-        || (!up_part.is_empty() && up.is_none())
-        || (!down_part.is_empty() && down.is_none())
-    {
+    // `2+name` / `+name`: digits then `+` at the start; `name+` / `name+3`: `+` then digits
+    // at the end. Digits that are part of a name (`customer_360`) are not a depth.
+    let digits_then_plus = rest
+        .find('+')
+        .filter(|&i| rest[..i].chars().all(|c| c.is_ascii_digit()));
+    let (up, rest) = match digits_then_plus {
+        Some(i) => (Some(parse_depth(&rest[..i], spec)?), &rest[i + 1..]),
+        None => (None, rest),
+    };
+    let plus_then_digits = rest
+        .rfind('+')
+        .filter(|&i| rest[i + 1..].chars().all(|c| c.is_ascii_digit()));
+    let (core, down) = match plus_then_digits {
+        Some(i) => (&rest[..i], Some(parse_depth(&rest[i + 1..], spec)?)),
+        None => (rest, None),
+    };
+    if core.is_empty() || core.contains('+') {
         return Err(Error::Graph(format!("invalid selector `{spec}`")));
     }
     let matches = |model: &Compiled| -> bool {
@@ -268,6 +263,33 @@ mod tests {
         assert_eq!(sel("path:models/marts", ""), ["c", "d"]);
         assert_eq!(sel("*", "tag:marts"), ["a", "e", "b"]);
         assert_eq!(sel("", ""), ["a", "e", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn names_with_digits_are_not_depths() {
+        let models = vec![
+            model("360_base", &[], &[], "models/360_base.sql"),
+            model(
+                "customer_360",
+                &["360_base"],
+                &[],
+                "models/customer_360.sql",
+            ),
+            model("features", &["customer_360"], &[], "models/features.sql"),
+        ];
+        let pick = |text: &str| -> Vec<String> {
+            select(&models, &[text.to_string()], &[])
+                .expect("valid selector")
+                .iter()
+                .map(|m| m.name.clone())
+                .collect()
+        };
+        assert_eq!(pick("customer_360"), ["customer_360"]);
+        assert_eq!(pick("360_base"), ["360_base"]);
+        assert_eq!(pick("customer_360+"), ["customer_360", "features"]);
+        assert_eq!(pick("1+customer_360"), ["360_base", "customer_360"]);
+        assert_eq!(pick("360_base+1"), ["360_base", "customer_360"]);
+        assert!(select(&models, &["a+b+c".to_string()], &[]).is_err());
     }
 
     #[test]
