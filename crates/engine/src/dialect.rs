@@ -81,8 +81,35 @@ impl AnalyzerRule for FloatDivision {
     }
 }
 
+/// Bytes DataFusion may hold for sorts, aggregations, windows and joins before sorts and
+/// aggregations spill to disk: `DATAFLOW_MEMORY_LIMIT_MB`, else half the machine's memory.
+/// Without a limit a window over ten million rows took 22 GB.
+pub fn memory_limit() -> usize {
+    const MB: usize = 1024 * 1024;
+    if let Some(mb) = std::env::var("DATAFLOW_MEMORY_LIMIT_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|mb| *mb > 0)
+    {
+        return mb * MB;
+    }
+    let total_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<usize>().ok())
+        });
+    match total_kb {
+        Some(kb) => kb * 1024 / 2,
+        None => 4096 * MB,
+    }
+}
+
 /// A session with dataflow's SQL semantics and `config`. The division rule runs just before
-/// type coercion, so expressions around a quotient are coerced to its new type.
+/// type coercion, so expressions around a quotient are coerced to its new type. Memory is
+/// bounded by [`memory_limit`] (fair shares between operators; sorts and aggregations spill).
 pub fn session_context(config: SessionConfig) -> SessionContext {
     let mut rules = Analyzer::new().rules;
     let at = rules
@@ -92,12 +119,21 @@ pub fn session_context(config: SessionConfig) -> SessionContext {
     rules.insert(at, Arc::new(FloatDivision));
     // Delta's planner knows its write, merge and delete nodes, so writes can stream from a
     // query in this session.
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(
+            datafusion::execution::memory_pool::FairSpillPool::new(memory_limit()),
+        ))
+        .build_arc();
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
         .with_analyzer_rules(rules)
-        .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
-        .build();
+        .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new());
+    let state = match runtime {
+        Ok(runtime) => state.with_runtime_env(runtime),
+        Err(_) => state,
+    }
+    .build();
     SessionContext::new_with_state(state)
 }
 
