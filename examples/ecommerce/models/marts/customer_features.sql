@@ -66,10 +66,18 @@ trends as (
         sum(case when t.transaction_quarter = 1 then t.transaction_amount else 0 end) as q1_revenue,
         sum(case when t.transaction_quarter = 2 then t.transaction_amount else 0 end) as q2_revenue,
         sum(case when t.transaction_quarter = 3 then t.transaction_amount else 0 end) as q3_revenue,
-        sum(case when t.transaction_quarter = 4 then t.transaction_amount else 0 end) as q4_revenue,
-        count(distinct t.product_category) as category_diversity
+        sum(case when t.transaction_quarter = 4 then t.transaction_amount else 0 end) as q4_revenue
     from {{ ref('fct_transactions') }} t
     group by t.customer_id
+),
+
+-- Distinct categories per customer on their own: mixed with other aggregates, a
+-- count(distinct) keeps a hash set per customer (tens of GB at a million customers).
+categories as (
+    select customer_id, count(*) as category_diversity
+    from (select distinct customer_id, product_category from {{ ref('fct_transactions') }}) pairs
+    where product_category is not null
+    group by customer_id
 ),
 
 avg_gaps as (
@@ -97,10 +105,12 @@ select
     t.q2_revenue,
     t.q3_revenue,
     t.q4_revenue,
-    t.category_diversity,
+    case when t.customer_id is null then null else coalesce(c.category_diversity, 0) end
+        as category_diversity,
     g.avg_days_between_purchases,
     current_timestamp as processing_timestamp,
     'v1.0' as data_version
 from scored s
 left join trends t on s.customer_id = t.customer_id
 left join avg_gaps g on s.customer_id = g.customer_id
+left join categories c on s.customer_id = c.customer_id
