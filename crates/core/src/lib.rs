@@ -6,6 +6,7 @@
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod suggest;
 pub mod time;
 pub mod types;
 

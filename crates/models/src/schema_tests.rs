@@ -111,7 +111,8 @@ fn config_value<'a>(args: Option<&'a Value>, key: &str) -> Option<&'a Value> {
         .or_else(|| args.get(key))
 }
 
-fn quote_literal(value: &Value) -> String {
+/// A YAML value as a SQL literal (strings quoted).
+pub(crate) fn quote_literal(value: &Value) -> String {
     match value {
         Value::String(s) => format!("'{}'", s.replace('\'', "''")),
         Value::Number(n) => n.to_string(),
@@ -172,7 +173,8 @@ fn argument<'a>(args: Option<&'a Value>, key: &str) -> Option<&'a Value> {
         .or_else(|| args.get("arguments").and_then(|a| a.get(key)))
 }
 
-fn text(value: &Value) -> String {
+/// A YAML value as SQL text (strings unquoted).
+pub(crate) fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),

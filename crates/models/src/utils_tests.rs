@@ -4,6 +4,8 @@
 
 use serde_yaml_ng::Value;
 
+use crate::schema_tests::{quote_literal as literal, text};
+
 /// A column list resolved when the test runs (dbt_utils reads it from the warehouse): the
 /// columns of `relation` without `exclude`, numbers rounded to `precision` digits. The test's
 /// SQL holds [`COLUMNS`] where the list goes.
@@ -43,25 +45,6 @@ pub(crate) struct TestInput<'a> {
     pub resolve: &'a dyn Fn(&str) -> Option<String>,
     /// The test's default name.
     pub base_name: &'a str,
-}
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        other => serde_yaml_ng::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
-    }
-}
-
-fn literal(value: &Value) -> String {
-    match value {
-        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-        other => text(other),
-    }
 }
 
 /// Renders test `kind`, or `None` when it is not one of these.

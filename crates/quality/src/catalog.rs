@@ -437,26 +437,7 @@ fn to_snake(name: &str) -> String {
 
 /// The known name closest to `name`, for "did you mean" hints.
 pub fn closest(name: &str) -> Option<&'static str> {
-    let distance = |a: &str, b: &str| {
-        let b: Vec<char> = b.chars().collect();
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut previous = row[0];
-            row[0] = i + 1;
-            for (j, &cb) in b.iter().enumerate() {
-                let substitute = previous + usize::from(ca != cb);
-                previous = row[j + 1];
-                row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
-            }
-        }
-        row[b.len()]
-    };
-    SPECS
-        .iter()
-        .map(|s| (distance(name, s.name), s.name))
-        .filter(|(d, _)| *d <= 6)
-        .min()
-        .map(|(_, n)| n)
+    dataflow_core::suggest::closest_within(name, SPECS.iter().map(|s| s.name), 6)
 }
 
 #[cfg(test)]
