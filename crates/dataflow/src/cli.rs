@@ -40,6 +40,17 @@ pub enum Command {
     Query(QueryArgs),
     /// List the lake's tables with versions, files and rows.
     Tables(TablesArgs),
+    /// Pipelines (DAGs): list, show, trigger, backfill, pause, unpause, test.
+    Dags(DagsArgs),
+    /// DAG runs: list and show, with task states.
+    Runs(RunsArgs),
+    /// Task instances: clear them so they run again.
+    Tasks(TasksArgs),
+    /// Print the log of a task attempt.
+    Logs(LogsArgs),
+    /// Run the scheduler in the foreground (SIGTERM: finish running tasks, then stop; a
+    /// second SIGTERM stops them and hands them back).
+    Scheduler(SchedulerArgs),
     /// Validate a lake table against a Great Expectations suite (GE 1.x/0.x JSON or YAML).
     Validate(ValidateArgs),
     /// Run a checkpoint (checkpoints/NAME.yml): suites on datasets, with fail, warn or
@@ -201,6 +212,151 @@ pub struct QueryArgs {
 /// Options of `tables`.
 #[derive(Debug, Args)]
 pub struct TablesArgs {}
+
+/// Options of `dags`.
+#[derive(Debug, Args)]
+pub struct DagsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: DagsAction,
+}
+
+/// `dags` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum DagsAction {
+    /// List the project's DAGs with schedule, pause state and latest run.
+    List,
+    /// Print a DAG's tasks as a graph.
+    Show {
+        /// The DAG.
+        dag_id: String,
+    },
+    /// Create a manual run; a running scheduler executes it.
+    Trigger {
+        /// The DAG.
+        dag_id: String,
+        /// Params for the run, as a JSON object (`{"full_refresh": true}`).
+        #[arg(long)]
+        conf: Option<String>,
+        /// The logical date (default: now).
+        #[arg(long)]
+        logical_date: Option<String>,
+        /// The run's id (default: `manual__<logical date>`).
+        #[arg(long)]
+        run_id: Option<String>,
+    },
+    /// Create and run (in the foreground) one run per schedule interval between two dates.
+    Backfill {
+        /// The DAG.
+        dag_id: String,
+        /// First logical date (inclusive).
+        #[arg(long)]
+        start: String,
+        /// Last logical date (inclusive).
+        #[arg(long)]
+        end: String,
+        /// Params for the runs, as a JSON object.
+        #[arg(long)]
+        conf: Option<String>,
+    },
+    /// Stop scheduling a DAG.
+    Pause {
+        /// The DAG.
+        dag_id: String,
+    },
+    /// Resume scheduling a DAG.
+    Unpause {
+        /// The DAG.
+        dag_id: String,
+    },
+    /// Run one DAG run in the foreground, without a scheduler; exit 1 if it fails.
+    Test {
+        /// The DAG.
+        dag_id: String,
+        /// The logical date (default: now).
+        #[arg(long)]
+        logical_date: Option<String>,
+        /// Params for the run, as a JSON object.
+        #[arg(long)]
+        conf: Option<String>,
+    },
+}
+
+/// Options of `runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: RunsAction,
+}
+
+/// `runs` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum RunsAction {
+    /// List runs, newest first.
+    List {
+        /// Only this DAG's runs.
+        #[arg(long)]
+        dag: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Show a run's task instances with states, tries and durations.
+    Show {
+        /// The run's id.
+        run_id: String,
+        /// The DAG, when several DAGs have a run with this id.
+        #[arg(long)]
+        dag: Option<String>,
+    },
+}
+
+/// Options of `tasks`.
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TasksAction,
+}
+
+/// `tasks` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TasksAction {
+    /// Clear task instances of a run so they run again (the run is reopened).
+    Clear {
+        /// The run's id.
+        run_id: String,
+        /// Task ids (a mapped task's base id clears every item).
+        #[arg(required = true)]
+        task_ids: Vec<String>,
+        /// Also clear every task downstream of them.
+        #[arg(long)]
+        downstream: bool,
+        /// The DAG, when several DAGs have a run with this id.
+        #[arg(long)]
+        dag: Option<String>,
+    },
+}
+
+/// Options of `logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The run's id.
+    pub run_id: String,
+    /// The task's id.
+    pub task_id: String,
+    /// The attempt (default: the latest).
+    #[arg(long)]
+    pub attempt: Option<i64>,
+    /// The DAG, when several DAGs have a run with this id.
+    #[arg(long)]
+    pub dag: Option<String>,
+}
+
+/// Options of `scheduler`.
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {}
 
 /// Options of `demo`.
 #[derive(Debug, Args)]

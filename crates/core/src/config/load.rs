@@ -111,6 +111,7 @@ pub fn load_project_or_dbt(dir: &Path) -> Result<Project> {
                 lake: Default::default(),
                 ingest: Default::default(),
                 sources: Default::default(),
+                orchestrator: Default::default(),
             },
         });
     }

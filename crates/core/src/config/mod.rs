@@ -3,11 +3,13 @@
 //! naming file, line and the valid choices) and layered with `DATAFLOW__*` environment variables.
 
 mod load;
+mod orchestrator;
 mod project;
 mod source;
 
 pub use load::{
     PROJECT_FILE, apply_env_overrides, load_project, load_project_or_dbt, locate, parse_yaml,
 };
+pub use orchestrator::OrchestratorConfig;
 pub use project::{IngestDefaults, LakeConfig, Project, ProjectConfig};
 pub use source::{ColumnConfig, CsvOptions, FileFormat, SourceConfig, SourceType};

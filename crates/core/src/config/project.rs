@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::orchestrator::OrchestratorConfig;
 use super::source::SourceConfig;
 
 /// The contents of `dataflow.yml`.
@@ -25,6 +26,9 @@ pub struct ProjectConfig {
     /// Data sources, by name. Each lands in the lake as `raw_<name>`.
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
+    /// Scheduler, executor and metadata store settings.
+    #[serde(default)]
+    pub orchestrator: OrchestratorConfig,
 }
 
 /// Lake location and storage options.

@@ -2,14 +2,18 @@
 
 mod anomaly;
 mod checkpoint;
+mod dags;
 mod demo;
 mod freshness;
 mod generate;
 mod ingest;
 mod models;
 mod models_test;
+mod orchestrator;
 mod profile;
 mod query;
+mod runs;
+mod scheduler;
 mod schema;
 mod tables;
 mod validate;
@@ -61,6 +65,11 @@ pub async fn run(cli: Cli, run_id: &RunId) -> anyhow::Result<()> {
             let project = load_project_or_dbt(&project_dir)?;
             validate::run(&project, &args).await
         }
+        Command::Dags(args) => dags::run(&load_project(&project_dir)?, args.action).await,
+        Command::Runs(args) => runs::runs(&load_project(&project_dir)?, args.action).await,
+        Command::Tasks(args) => runs::tasks(&load_project(&project_dir)?, args.action).await,
+        Command::Logs(args) => runs::logs(&load_project(&project_dir)?, args).await,
+        Command::Scheduler(_) => scheduler::run(&load_project(&project_dir)?).await,
         Command::Tables(_) => {
             let project = load_project_or_dbt(&project_dir)?;
             tables::run(&project).await

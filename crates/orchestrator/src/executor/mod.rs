@@ -1,0 +1,9 @@
+//! Running DAGs: the scheduler loop (runs on schedule, readiness by trigger rules, claiming
+//! task instances into worker slots and pools, retries, SLAs, recovery of dead schedulers) and
+//! the attempts it launches.
+
+pub mod attempt;
+pub mod process;
+mod scheduler;
+
+pub use scheduler::{Scheduler, SchedulerOptions, Shutdown};
