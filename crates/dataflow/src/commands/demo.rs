@@ -1,6 +1,7 @@
-//! `dataflow demo`: the example project end to end on generated data, with no services.
-//! Today: generate, ingest (twice, to show it is idempotent), query, summarise. Later layers add
-//! quality checks, models, features and reports to the same run.
+//! `dataflow demo`: the example project end to end on generated data, with no services:
+//! generate, then one run of the `production_data_pipeline` DAG through the orchestrator
+//! (file sensor, ingest of the four sources, quality checkpoints, models and their tests, the
+//! RFM feature job), then ingest again to show nothing loads twice, and summaries and queries.
 
 use std::path::Path;
 use std::time::Instant;
@@ -13,7 +14,7 @@ use dataflow_engine::{collect_sql, new_session};
 
 use super::generate::{generate_with_progress, options, resolve_date};
 use super::ingest::{check, ingest_all};
-use crate::cli::{DataFormat, DemoArgs, GenerateArgs, ModelsAction, ModelsArgs, QueryFormat};
+use crate::cli::{DataFormat, DemoArgs, GenerateArgs, QueryFormat};
 use crate::output;
 
 /// Marks a directory as created by the demo, so re-running may clear it.
@@ -21,6 +22,26 @@ const MARKER: &str = ".dataflow-demo";
 
 /// The example project, embedded so the binary runs the demo from anywhere.
 const EXAMPLE_FILES: &[(&str, &str)] = &[
+    (
+        "pipelines/production_data_pipeline.yml",
+        include_str!("../../../../examples/ecommerce/pipelines/production_data_pipeline.yml"),
+    ),
+    (
+        "pipelines/monitoring_and_alerting.yml",
+        include_str!("../../../../examples/ecommerce/pipelines/monitoring_and_alerting.yml"),
+    ),
+    (
+        "checkpoints/customers.yml",
+        include_str!("../../../../examples/ecommerce/checkpoints/customers.yml"),
+    ),
+    (
+        "checkpoints/transactions.yml",
+        include_str!("../../../../examples/ecommerce/checkpoints/transactions.yml"),
+    ),
+    (
+        "checkpoints/products_and_events.yml",
+        include_str!("../../../../examples/ecommerce/checkpoints/products_and_events.yml"),
+    ),
     (
         "checkpoints/raw_data.yml",
         include_str!("../../../../examples/ecommerce/checkpoints/raw_data.yml"),
@@ -154,17 +175,6 @@ fn prepare(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn models_args(action: ModelsAction) -> ModelsArgs {
-    ModelsArgs {
-        action,
-        vars: None,
-        select: Vec::new(),
-        exclude: Vec::new(),
-        full_refresh: false,
-        threads: None,
-    }
-}
-
 /// Runs the command.
 pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
     let total = Instant::now();
@@ -193,11 +203,22 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
     let manifest = generate_with_progress(&generate_options)?;
     let generate_seconds = started.elapsed().as_secs_f64();
 
-    // 2. Ingest every source.
+    // 2. The production pipeline, once, through the orchestrator (what `dataflow dags test
+    // production_data_pipeline` does): sensor, ingest, checkpoints, models, tests, features.
     let started = Instant::now();
-    let results = ingest_all(&project, &[], run_id).await?;
-    let ingest_seconds = started.elapsed().as_secs_f64();
-    check(&results)?;
+    println!("\nPipeline run (dataflow dags test production_data_pipeline):");
+    let orch = super::orchestrator::open(&project).await?;
+    let run = super::dags::test(&orch, "production_data_pipeline", None, None).await?;
+    super::dags::print_run_result(&orch, &run).await?;
+    let pipeline_seconds = started.elapsed().as_secs_f64();
+    if run.state != dataflow_orchestrator::state::RunState::Success {
+        bail!(crate::exit::JobFailed(format!(
+            "the pipeline run {} failed; `dataflow --project-dir {} logs {} TASK_ID` shows why",
+            run.run_id,
+            args.dir.display(),
+            run.run_id
+        )));
+    }
 
     // 3. Ingest again: nothing may load twice.
     let rerun = ingest_all(&project, &[], run_id).await?;
@@ -208,7 +229,9 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
         .map(|r| r.files_loaded())
         .sum();
 
-    // 4. Summary.
+    // 4. Summary: what landed against what the generator injected.
+    let lake = super::open_lake(&project)?;
+    let ctx = new_session(&lake).await?;
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     table.set_header([
@@ -217,18 +240,32 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
         "rows loaded",
         "rows quarantined",
         "expected quarantined",
-        "seconds",
     ]);
-    for (name, result) in &results {
-        let Ok(report) = result else { continue };
+    for name in project.config.sources.keys() {
+        let count = |table: String| {
+            let ctx = &ctx;
+            async move {
+                let sql = format!("select count(*) from {table}");
+                collect_sql(ctx, &sql)
+                    .await
+                    .ok()
+                    .and_then(|b| b.first().cloned())
+                    .and_then(|b| {
+                        b.column(0)
+                            .as_any()
+                            .downcast_ref::<datafusion::arrow::array::Int64Array>()
+                            .map(|a| a.value(0))
+                    })
+                    .map_or("0".to_string(), |n| n.to_string())
+            }
+        };
         let expected = manifest.tables.get(name.as_str());
         table.add_row([
             name.clone(),
             expected.map_or("?".into(), |t| t.data_rows.to_string()),
-            report.rows_loaded.to_string(),
-            report.rows_quarantined.to_string(),
+            count(format!("raw_{name}")).await,
+            count(format!("quarantine_{name}")).await,
             expected.map_or("?".into(), |t| t.structural_defects.to_string()),
-            format!("{:.2}", report.seconds),
         ]);
     }
     println!(
@@ -239,25 +276,6 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
         "re-run of ingest: {reloaded} files loaded again (the ledger skips files already in the lake)"
     );
 
-    // 5. Quality checkpoint: the brief's suites on the raw tables; row-level defects are
-    // quarantined, table-level failures would stop the demo.
-    let started = Instant::now();
-    println!("\nQuality checkpoint (dataflow checkpoint run raw_data):");
-    super::checkpoint::run(&project, "raw_data", run_id).await?;
-    let checkpoint_seconds = started.elapsed().as_secs_f64();
-
-    // 6. Models: staging, intermediate, marts (customer_360, customer_features), then their tests.
-    let started = Instant::now();
-    println!("\nSource freshness (dataflow models freshness):");
-    super::models::run(&project, models_args(ModelsAction::Freshness), run_id).await?;
-    println!("\nModels (dataflow models run):");
-    super::models::run(&project, models_args(ModelsAction::Run), run_id).await?;
-    println!("\nSchema tests (dataflow models test):");
-    super::models::run(&project, models_args(ModelsAction::Test), run_id).await?;
-    let models_seconds = started.elapsed().as_secs_f64();
-
-    let lake = super::open_lake(&project)?;
-    let ctx = new_session(&lake).await?;
     let segments = collect_sql(
         &ctx,
         "select value_tier, lifecycle_stage, count(*) as customers, round(sum(total_spent), 2) as revenue \
@@ -285,7 +303,7 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
     output::print_batches(&batches, QueryFormat::Table)?;
 
     println!(
-        "\nTimings: generate {generate_seconds:.2}s, ingest {ingest_seconds:.2}s, quality checkpoint {checkpoint_seconds:.2}s, models and tests {models_seconds:.2}s, total {:.2}s",
+        "\nTimings: generate {generate_seconds:.2}s, pipeline run {pipeline_seconds:.2}s, total {:.2}s",
         total.elapsed().as_secs_f64()
     );
     println!("Outputs:");
@@ -303,15 +321,24 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
     );
     println!(
         "  quality   {}  (GE validation results; failing rows in <table>_quarantine)",
-        args.dir.join("target/validations/raw_data").display()
+        args.dir.join("target/validations").display()
     );
     println!(
         "  models    {}  (compiled SQL, manifest.json, run_results.json)",
         args.dir.join("target").display()
     );
     println!(
+        "  runs      {}  (run history; task logs under target/logs)",
+        args.dir.join("target/dataflow.db").display()
+    );
+    println!(
         "Next: dataflow --project-dir {} query \"select count(*) from raw_transactions\"",
         args.dir.display()
+    );
+    println!(
+        "      dataflow --project-dir {} runs show {}",
+        args.dir.display(),
+        run.run_id
     );
     Ok(())
 }

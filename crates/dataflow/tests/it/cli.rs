@@ -132,10 +132,12 @@ fn demo_runs_end_to_end_and_prints_its_summary() {
         .success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     for needle in [
-        "PASS=11 ERROR=0 SKIP=0 TOTAL=11",
-        "table model customer_360",
+        "of production_data_pipeline: success",
+        "data_ingestion.ingest[transactions]",
+        "quality_validation.custom_quality_validation",
+        "transformations.dbt_test_all",
+        "feature_and_stream.build_customer_features",
         "customer_features (RFM) by value segment",
-        "ERROR=0 SKIP=0 TOTAL=8",
         "rows quarantined",
         "raw_<source>",
         "Top categories",
@@ -170,6 +172,21 @@ fn demo_runs_end_to_end_and_prints_its_summary() {
     );
     assert!(work.join("exports/analytics/summary_stats").is_dir());
     assert!(work.join("target/manifest.json").is_file());
+    // The pipeline's task logs hold each command's output: the marts built, the tests ran.
+    let logs = work.join("target/logs/production_data_pipeline");
+    let run_dir = std::fs::read_dir(&logs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let marts =
+        std::fs::read_to_string(run_dir.join("transformations.dbt_run_marts/attempt=1.log"))
+            .unwrap();
+    assert!(marts.contains("PASS=3 ERROR=0 SKIP=0 TOTAL=3"), "{marts}");
+    let tests = std::fs::read_to_string(run_dir.join("transformations.dbt_test_all/attempt=1.log"))
+        .unwrap();
+    assert!(tests.contains("ERROR=0 SKIP=0 TOTAL=8"), "{tests}");
 
     // Running it again in the same directory starts over.
     dataflow()

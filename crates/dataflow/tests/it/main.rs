@@ -10,5 +10,6 @@ mod models_compat;
 mod models_incremental;
 mod models_macros;
 mod models_sources;
+mod orchestrator;
 mod quality;
 mod support;
