@@ -103,7 +103,14 @@ impl CronSchedule {
         let expression = preset(text).unwrap_or(text);
         let cron = croner::Cron::from_str(expression)
             .map(Box::new)
-            .map_err(|err| format!("invalid cron expression `{text}`: {err}; {ACCEPTED_FORMS}"))?;
+            .map_err(|err| {
+                // croner does not say which field is wrong; name it when a number is out of range.
+                let field = out_of_range(expression)
+                    .map(|hint| format!("{hint} ("))
+                    .unwrap_or_default();
+                let close = if field.is_empty() { "" } else { ")" };
+                format!("invalid cron expression `{text}`: {field}{err}{close}; {ACCEPTED_FORMS}")
+            })?;
         let schedule = CronSchedule {
             text: text.to_string(),
             expression: expression.to_string(),
@@ -244,6 +251,38 @@ fn preset(text: &str) -> Option<&'static str> {
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(text))
         .map(|(_, expression)| *expression)
+}
+
+/// The first number outside its field's range in a 5- or 6-field cron expression, described
+/// (`the hour field's 25 is outside 0-23`); `None` when every number is in range.
+fn out_of_range(expression: &str) -> Option<String> {
+    const FIVE: [(&str, u32, u32); 5] = [
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day-of-month", 1, 31),
+        ("month", 1, 12),
+        ("day-of-week", 0, 7),
+    ];
+    let fields: Vec<&str> = expression.split_whitespace().collect();
+    let names: Vec<(&str, u32, u32)> = match fields.len() {
+        5 => FIVE.to_vec(),
+        6 => std::iter::once(("second", 0, 59)).chain(FIVE).collect(),
+        _ => return None,
+    };
+    for (field, (name, low, high)) in fields.iter().zip(names) {
+        // `1-5/2,10`: the numbers before any step; names (JAN, MON) and `*`, `?`, `L` are skipped.
+        let numbers = field
+            .split(',')
+            .filter_map(|part| part.split('/').next())
+            .flat_map(|range| range.split('-'))
+            .filter_map(|n| n.parse::<u32>().ok());
+        for n in numbers {
+            if n < low || n > high {
+                return Some(format!("the {name} field's {n} is outside {low}-{high}"));
+            }
+        }
+    }
+    None
 }
 
 /// `t` without its fraction of a second.

@@ -392,10 +392,11 @@ impl Scheduler {
         if free == 0 {
             return Ok(());
         }
-        let only: Option<Vec<i64>> = match &self.only_runs {
-            Some(set) => Some(set.iter().copied().collect()),
-            None => Some(specs.keys().copied().collect()),
-        };
+        // Only runs this pass started or advanced: `specs` is already limited to `only_runs`
+        // and unpaused DAGs. A run it skipped (queued behind `max_active_runs`, or started by
+        // another scheduler a moment ago) has no spec here, and an instance claimed for it
+        // would stay queued under this scheduler's name forever.
+        let only: Option<Vec<i64>> = Some(specs.keys().copied().collect());
         for pool in store.pools_with_work().await? {
             if free <= 0 {
                 break;
@@ -520,14 +521,11 @@ impl Scheduler {
         }
         self.inflight.abort_all();
         let now = self.shared.clock.now();
-        self.shared
-            .store
-            .stop_scheduler(&self.shared.id, now)
-            .await?;
+        // Only this scheduler's instances: other schedulers sharing the store are alive.
         let released = self
             .shared
             .store
-            .recover_orphans("", &self.hostname, chrono::Duration::zero(), now)
+            .release_owner(&self.shared.id, now)
             .await?;
         tracing::warn!(count = released.len(), "handed running task instances back");
         Ok(())

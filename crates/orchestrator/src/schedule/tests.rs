@@ -112,6 +112,23 @@ fn bad_cron_errors_name_the_expression_and_croners_reason() {
         "{err}"
     );
     assert!(err.contains("out of bounds"), "{err}");
+    assert!(
+        err.contains("the minute field's 61 is outside 0-59"),
+        "{err}"
+    );
+    for (text, hint) in [
+        ("0 25 * * *", "the hour field's 25 is outside 0-23"),
+        (
+            "0 0 1-32 * *",
+            "the day-of-month field's 32 is outside 1-31",
+        ),
+        ("0 0 * 1,13 *", "the month field's 13 is outside 1-12"),
+        ("0 0 * * 8/2", "the day-of-week field's 8 is outside 0-7"),
+        ("60 0 0 * * *", "the second field's 60 is outside 0-59"),
+    ] {
+        let err = parse(text).unwrap_err();
+        assert!(err.contains(hint), "{text}: {err}");
+    }
 
     let err = parse("0 0 * * * * * *").unwrap_err();
     assert!(err.contains("`0 0 * * * * * *`"), "{err}");

@@ -48,7 +48,7 @@ pub fn load_dags(project_dir: &Path) -> Result<DagBag> {
         if let Some(other) = bag.dags.get(&dag.dag_id) {
             return Err(Error::Spec {
                 path: file.clone(),
-                line: find_line(&read(&file)?, "dag_id", &dag.dag_id),
+                line: find_line(&read(&file)?, "dag_id", &dag.dag_id, 0),
                 message: format!(
                     "dag_id `{}` is already defined in {}",
                     dag.dag_id,
@@ -254,6 +254,9 @@ struct GroupInfo {
 struct Loader<'a> {
     file: &'a Path,
     text: &'a str,
+    /// The line of the last task or group found: entries are read in file order, so the next
+    /// one is below it (two tasks named `load` in different groups get their own lines).
+    cursor: usize,
     defaults: RawDefaults,
     pending: Vec<Pending>,
     groups: Vec<GroupInfo>,
@@ -311,17 +314,21 @@ pub fn load_dag_file(file: &Path) -> Result<Dag> {
     let mut loader = Loader {
         file,
         text: &text,
+        cursor: 0,
         defaults: raw.default_args.clone(),
         pending: Vec::new(),
         groups: Vec::new(),
     };
     loader.items(&raw.tasks, None)?;
     let tasks = loader.resolve()?;
+    let lines: BTreeMap<String, usize> =
+        tasks.iter().map(|t| (t.task_id.clone(), t.line)).collect();
     let tasks = topological(tasks).map_err(|cycle| Error::Spec {
         path: file.to_path_buf(),
         line: cycle
             .first()
-            .and_then(|id| find_line(&text, "id", id.rsplit('.').next().unwrap_or(id))),
+            .and_then(|id| lines.get(id).copied())
+            .filter(|l| *l > 0),
         message: format!("dependency cycle: {}", cycle.join(" → ")),
     })?;
     let dag = Dag {
@@ -383,7 +390,8 @@ impl Loader<'_> {
         let name_line = item
             .get("group")
             .and_then(Value::as_str)
-            .and_then(|n| find_line(self.text, "group", n));
+            .and_then(|n| find_line(self.text, "group", n, self.cursor));
+        self.cursor = name_line.unwrap_or(self.cursor);
         let raw: RawGroup = serde_yaml_ng::from_value(item.clone())
             .map_err(|err| self.error(name_line, format!("task group: {err}")))?;
         check_id(&raw.group, "group").map_err(|m| self.error(name_line, m))?;
@@ -409,8 +417,9 @@ impl Loader<'_> {
         let line = if id_text.is_empty() {
             None
         } else {
-            find_line(self.text, "id", id_text)
+            find_line(self.text, "id", id_text, self.cursor)
         };
+        self.cursor = line.unwrap_or(self.cursor);
         let mut common = Mapping::new();
         let mut kind = Mapping::new();
         for (key, value) in map {
@@ -435,8 +444,18 @@ impl Loader<'_> {
             ));
         }
         let kind: TaskKind = serde_yaml_ng::from_value(Value::Mapping(kind)).map_err(|err| {
+            // Point at the offending key when the message names one.
+            let message = err.to_string();
+            let key = if message.starts_with("unknown variant") {
+                Some("type")
+            } else {
+                message
+                    .strip_prefix("unknown field `")
+                    .and_then(|rest| rest.split('`').next())
+            };
             self.error(
-                line,
+                key.and_then(|k| line.and_then(|l| key_line(self.text, l, k)))
+                    .or(line),
                 format!(
                     "task `{}`: {err} (keys every task accepts: {})",
                     common.id,
@@ -466,8 +485,11 @@ impl Loader<'_> {
                 .filter(|k| map.contains_key(*k))
                 .collect();
             if !used.is_empty() {
+                let key_line = used
+                    .first()
+                    .and_then(|k| line.and_then(|l| key_line(self.text, l, k)));
                 return Err(self.error(
-                    line,
+                    key_line.or(line),
                     format!(
                         "task `{}`: {} only apply to sensors, and `{}` is not one",
                         common.id,
@@ -621,6 +643,22 @@ impl Loader<'_> {
                     }
                 }
             }
+            // A nested group's own `depends_on` on members of this group makes them upstreams
+            // too (`publish` depending on `transform` means `transform` is not a leaf). Nested
+            // groups are deeper, so their leaves are known already; unknown names are reported
+            // below.
+            let nested = format!("{}.", group.id);
+            for sub in self.groups.iter().filter(|s| s.id.starts_with(&nested)) {
+                for name in &sub.depends_on {
+                    let targets = match self.lookup(name, sub.parent.as_deref(), &groups) {
+                        Some(Target::Tasks(found)) => found,
+                        Some(Target::Group(g)) => leaves.get(&g).cloned().unwrap_or_default(),
+                        None => Vec::new(),
+                    };
+                    internal_upstreams
+                        .extend(targets.into_iter().filter(|x| ids.contains(x.as_str())));
+                }
+            }
             let group_leaves: Vec<String> = inside
                 .iter()
                 .map(|&i| self.pending[i].task.task_id.clone())
@@ -642,7 +680,9 @@ impl Loader<'_> {
             }
         }
         // A group's own `depends_on` applies to its roots: members with no upstream inside it.
-        for group in &self.groups {
+        // Deepest groups first, so a member that waits for a sibling through its nested
+        // group's `depends_on` is not taken for a root of the enclosing group.
+        for group in &order {
             if group.depends_on.is_empty() {
                 continue;
             }
@@ -767,10 +807,13 @@ pub fn parse_instant(text: &str) -> std::result::Result<DateTime<Utc>, String> {
     ))
 }
 
-/// The 1-based line of `key: value` in the text (quoted or not, in a list item or not).
-fn find_line(text: &str, key: &str, value: &str) -> Option<usize> {
+/// The 1-based line of `key: value` in the text (quoted or not, in a list item or not), below
+/// line `after` (0 searches the whole text).
+fn find_line(text: &str, key: &str, value: &str, after: usize) -> Option<usize> {
     text.lines()
-        .position(|line| {
+        .enumerate()
+        .skip(after)
+        .find(|(_, line)| {
             let t = line.trim_start().trim_start_matches("- ").trim();
             let Some(rest) = t.strip_prefix(key).and_then(|r| r.strip_prefix(':')) else {
                 return false;
@@ -783,7 +826,33 @@ fn find_line(text: &str, key: &str, value: &str) -> Option<usize> {
                 .trim_matches(['"', '\'']);
             v == value
         })
-        .map(|i| i + 1)
+        .map(|(i, _)| i + 1)
+}
+
+/// The 1-based line of `key:` in the mapping whose entry `id: …` is on line `entry` (searching
+/// that entry's block downwards; keys written above `id` are not found).
+fn key_line(text: &str, entry: usize, key: &str) -> Option<usize> {
+    let mut lines = text.lines().enumerate().skip(entry.checked_sub(1)?);
+    let (_, first) = lines.next()?;
+    // The column the entry's keys start at: after the indentation and a `- `, if any.
+    let trimmed = first.trim_start();
+    let keys = trimmed.strip_prefix("- ").map_or(trimmed, str::trim_start);
+    let column = first.len() - keys.len();
+    let wanted = format!("{key}:");
+    for (i, line) in lines {
+        let body = line.trim_start();
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - body.len();
+        if indent < column {
+            return None;
+        }
+        if indent == column && body.starts_with(&wanted) {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 fn describe(value: &Value) -> String {

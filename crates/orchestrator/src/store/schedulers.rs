@@ -75,7 +75,10 @@ impl Store {
         let rows = self
             .db
             .query(
-                "SELECT id, hostname, pid, heartbeat_at, stopped_at FROM schedulers WHERE id <> $1",
+                // Stopped schedulers matter only while they still hold task instances.
+                "SELECT s.id, s.hostname, s.pid, s.heartbeat_at, s.stopped_at FROM schedulers s \
+                 WHERE s.id <> $1 AND (s.stopped_at IS NULL OR EXISTS (SELECT 1 FROM \
+                 task_instances t WHERE t.owner = s.id AND t.state IN ('queued', 'running')))",
                 &[me.into()],
             )
             .await?;
@@ -97,62 +100,67 @@ impl Store {
         }
         let mut recovered = Vec::new();
         for owner in dead {
-            let mut tx = self.db.begin().await?;
-            let held = tx
-                .query(
-                    "SELECT id, task_id, state, pgid, try_number FROM task_instances \
-                     WHERE owner = $1 AND state IN ('queued', 'running')",
-                    &[owner.as_str().into()],
-                )
-                .await?;
-            for row in &held {
-                let (ti_pk, task_id, state, pgid, try_number) = (
-                    row.i64(0)?,
-                    row.str(1)?.to_string(),
-                    row.str(2)?.to_string(),
-                    row.opt_i64(3)?,
-                    row.i64(4)?,
-                );
-                let bump = i64::from(state == "running");
+            recovered.extend(self.release_owner(&owner, now).await?);
+        }
+        Ok(recovered)
+    }
+
+    /// Takes back the queued and running instances of one scheduler (a dead one, or this
+    /// process stopping at once): each running attempt is recorded as `orphaned`, and the
+    /// instance goes back to `scheduled` for a new attempt that does not use up a retry. The
+    /// scheduler is marked stopped.
+    pub async fn release_owner(&self, owner: &str, now: DateTime<Utc>) -> Result<Vec<Recovered>> {
+        let mut recovered = Vec::new();
+        let mut tx = self.db.begin().await?;
+        let held = tx
+            .query(
+                "SELECT id, task_id, state, pgid, try_number FROM task_instances \
+                 WHERE owner = $1 AND state IN ('queued', 'running')",
+                &[owner.into()],
+            )
+            .await?;
+        for row in &held {
+            let (ti_pk, task_id, state, pgid, try_number) = (
+                row.i64(0)?,
+                row.str(1)?.to_string(),
+                row.str(2)?.to_string(),
+                row.opt_i64(3)?,
+                row.i64(4)?,
+            );
+            let bump = i64::from(state == "running");
+            tx.execute(
+                "UPDATE task_instances SET state = 'scheduled', owner = NULL, pgid = NULL, \
+                 waiting_since = NULL, max_tries = max_tries + $1, updated_at = $2 \
+                 WHERE id = $3 AND owner = $4",
+                &[bump.into(), micros(now).into(), ti_pk.into(), owner.into()],
+            )
+            .await?;
+            if bump == 1 {
                 tx.execute(
-                    "UPDATE task_instances SET state = 'scheduled', owner = NULL, pgid = NULL, \
-                     waiting_since = NULL, max_tries = max_tries + $1, updated_at = $2 \
-                     WHERE id = $3 AND owner = $4",
+                    "UPDATE task_attempts SET state = 'orphaned', ended_at = $1, \
+                     error = $2 WHERE ti_pk = $3 AND attempt = $4",
                     &[
-                        bump.into(),
                         micros(now).into(),
+                        format!("scheduler {owner} stopped while the attempt ran").into(),
                         ti_pk.into(),
-                        owner.as_str().into(),
+                        try_number.into(),
                     ],
                 )
                 .await?;
-                if bump == 1 {
-                    tx.execute(
-                        "UPDATE task_attempts SET state = 'orphaned', ended_at = $1, \
-                         error = $2 WHERE ti_pk = $3 AND attempt = $4",
-                        &[
-                            micros(now).into(),
-                            format!("scheduler {owner} stopped while the attempt ran").into(),
-                            ti_pk.into(),
-                            try_number.into(),
-                        ],
-                    )
-                    .await?;
-                }
-                recovered.push(Recovered {
-                    ti_pk,
-                    task_id,
-                    pgid,
-                    owner: owner.clone(),
-                });
             }
-            tx.execute(
-                "UPDATE schedulers SET stopped_at = COALESCE(stopped_at, $1) WHERE id = $2",
-                &[micros(now).into(), owner.as_str().into()],
-            )
-            .await?;
-            tx.commit().await?;
+            recovered.push(Recovered {
+                ti_pk,
+                task_id,
+                pgid,
+                owner: owner.to_string(),
+            });
         }
+        tx.execute(
+            "UPDATE schedulers SET stopped_at = COALESCE(stopped_at, $1) WHERE id = $2",
+            &[micros(now).into(), owner.into()],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(recovered)
     }
 }
