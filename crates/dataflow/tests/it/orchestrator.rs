@@ -198,6 +198,61 @@ fn a_bad_pipeline_file_is_an_error_with_file_and_line() {
         .args(["dags", "list"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("dag.yml:3"))
+        .stderr(predicates::str::contains("dag.yml:4"))
         .stderr(predicates::str::contains("shel"));
+}
+
+#[test]
+fn the_scheduler_picks_up_new_pipeline_files_and_drains_on_sigterm() {
+    let dir = project("dag_id: idle\ntasks:\n  - {id: nothing, type: noop}\n");
+    let d = dir.path();
+    let mut child = scheduler(d);
+    // A new file while the scheduler runs: a DAG due every second.
+    std::fs::write(
+        d.join("pipelines/ticker.yml"),
+        "dag_id: ticker\nschedule: '* * * * * *'\nstart_date: 2024-01-01\ncatchup: false\n\
+         max_active_runs: 1\ntasks:\n  - {id: tick, type: shell, command: 'echo tick >> ticks.txt'}\n",
+    )
+    .unwrap();
+    wait_for(
+        "a scheduled run of the new DAG",
+        Duration::from_secs(60),
+        || read(&d.join("ticks.txt")).contains("tick"),
+    );
+    // SIGTERM while a task runs: the task finishes, then the scheduler exits cleanly.
+    dataflow()
+        .arg("--project-dir")
+        .arg(d)
+        .args(["dags", "pause", "ticker"])
+        .assert()
+        .success();
+    std::fs::write(
+        d.join("pipelines/slow.yml"),
+        "dag_id: slow\ntasks:\n  - id: work\n    type: shell\n    command: echo started > started.txt && sleep 2 && echo done > done.txt\n",
+    )
+    .unwrap();
+    dataflow()
+        .arg("--project-dir")
+        .arg(d)
+        .args(["dags", "trigger", "slow", "--run-id", "s1"])
+        .assert()
+        .success();
+    wait_for("the slow task to start", Duration::from_secs(60), || {
+        d.join("started.txt").exists()
+    });
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(read(&d.join("done.txt")), "done\n");
+    assert!(runs_show(d, "s1").contains("| work"));
+    assert!(
+        runs_show(d, "s1")
+            .lines()
+            .any(|l| l.contains("| work") && l.contains("success")),
+        "{}",
+        runs_show(d, "s1")
+    );
 }

@@ -3,6 +3,7 @@
 //! the attempts it launches.
 
 pub mod attempt;
+mod notify;
 pub mod process;
 mod scheduler;
 

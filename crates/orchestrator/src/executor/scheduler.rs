@@ -15,10 +15,11 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::attempt::{AttemptEnv, Outcome, run_attempt};
+use super::notify::notify;
 use super::process::{KILL_GRACE, kill_group};
 use crate::clock::Clock;
 use crate::error::Result;
-use crate::spec::{Dag, DagBag, Task};
+use crate::spec::{Dag, DagBag, NotifyEvent, Task};
 use crate::state::{Decision, RunState, TaskState, decide};
 use crate::store::{Finish, NewRun, RunRecord, SlaMiss, Store, TaskRecord};
 use crate::template::{RunContext, render_kind};
@@ -70,13 +71,41 @@ impl Shutdown {
 struct Shared {
     id: String,
     store: Store,
-    bag: Arc<DagBag>,
+    /// The project's DAGs; `run` reloads them from the pipeline files as they change.
+    bag: std::sync::RwLock<Arc<DagBag>>,
     opts: SchedulerOptions,
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     wake: Notify,
     /// Process groups of attempts running in this process.
     pgids: std::sync::Mutex<HashMap<i64, i64>>,
+}
+
+impl Shared {
+    fn bag(&self) -> Arc<DagBag> {
+        self.bag
+            .read()
+            .map(|b| b.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+}
+
+/// The pipeline files of a project with their modification times, to notice edits.
+fn pipeline_files(project_dir: &std::path::Path) -> Vec<(PathBuf, Option<std::time::SystemTime>)> {
+    let dir = project_dir.join(crate::spec::PIPELINES_DIR);
+    let mut files: Vec<(PathBuf, Option<std::time::SystemTime>)> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| {
+                    let modified = e.metadata().and_then(|m| m.modified()).ok();
+                    (e.path(), modified)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
 }
 
 /// One scheduler process.
@@ -113,7 +142,7 @@ impl Scheduler {
             shared: Arc::new(Shared {
                 id,
                 store,
-                bag,
+                bag: std::sync::RwLock::new(bag),
                 opts,
                 clock,
                 http,
@@ -186,7 +215,8 @@ impl Scheduler {
         let now = self.shared.clock.now();
         let paused = store.paused().await?;
         let mut next_due: Option<DateTime<Utc>> = None;
-        for dag in self.shared.bag.dags.values() {
+        let bag = self.shared.bag();
+        for dag in bag.dags.values() {
             let Some(start) = dag.start_date else {
                 continue;
             };
@@ -323,8 +353,14 @@ impl Scheduler {
                 }
                 _ => {}
             }
-            self.check_sla(run, task, states.get(task.task_id.as_str()).copied(), now)
-                .await?;
+            self.check_sla(
+                run,
+                dag,
+                task,
+                states.get(task.task_id.as_str()).copied(),
+                now,
+            )
+            .await?;
         }
         if states.values().all(|s| s.is_terminal()) {
             let failed = dag.leaves().iter().any(|leaf| {
@@ -343,6 +379,17 @@ impl Scheduler {
                 .await?
             {
                 tracing::info!(dag_id = %run.dag_id, run_id = %run.run_id, state = %end, "run finished");
+                let event = if failed {
+                    NotifyEvent::RunFailure
+                } else {
+                    NotifyEvent::RunSuccess
+                };
+                let body = serde_json::json!({
+                    "run_id": run.run_id,
+                    "state": end.as_str(),
+                    "logical_date": run.logical_date.to_rfc3339(),
+                });
+                notify(&self.shared.http, dag, event, body).await;
             }
         }
         Ok(())
@@ -351,6 +398,7 @@ impl Scheduler {
     async fn check_sla(
         &self,
         run: &RunRecord,
+        dag: &Dag,
         task: &Task,
         state: Option<TaskState>,
         now: DateTime<Utc>,
@@ -377,6 +425,13 @@ impl Scheduler {
                 deadline = %deadline.to_rfc3339(),
                 "SLA missed: the task had not finished by its deadline"
             );
+            let body = serde_json::json!({
+                "run_id": run.run_id,
+                "task_id": task.task_id,
+                "deadline": deadline.to_rfc3339(),
+                "logical_date": run.logical_date.to_rfc3339(),
+            });
+            notify(&self.shared.http, dag, NotifyEvent::SlaMiss, body).await;
         }
         Ok(())
     }
@@ -455,7 +510,9 @@ impl Scheduler {
     /// everything. On the first request it stops claiming and waits for running attempts;
     /// on a second it stops them and hands them back.
     pub async fn run(&mut self, shutdown: Shutdown) -> Result<()> {
-        tracing::info!(scheduler = %self.shared.id, dags = self.shared.bag.dags.len(), "scheduler started");
+        tracing::info!(scheduler = %self.shared.id, dags = self.shared.bag().dags.len(), "scheduler started");
+        let mut files = pipeline_files(&self.shared.opts.project_dir);
+        let mut checked = Instant::now();
         loop {
             let level = shutdown.level();
             if level >= 2 {
@@ -463,6 +520,14 @@ impl Scheduler {
                 break;
             }
             let next_due = if level == 0 {
+                if checked.elapsed() >= Duration::from_secs(2) {
+                    checked = Instant::now();
+                    let now_files = pipeline_files(&self.shared.opts.project_dir);
+                    if now_files != files {
+                        files = now_files;
+                        self.reload().await;
+                    }
+                }
                 let next = self.create_due_runs().await?;
                 self.tick().await?;
                 next
@@ -491,6 +556,30 @@ impl Scheduler {
             .await?;
         tracing::info!(scheduler = %self.shared.id, "scheduler stopped");
         Ok(())
+    }
+
+    /// Loads the pipeline files again after an edit. A file that no longer loads keeps the
+    /// DAGs as they were (the error is logged); runs already created keep their own spec.
+    async fn reload(&self) {
+        match crate::spec::load_dags(&self.shared.opts.project_dir) {
+            Ok(bag) => {
+                let now = self.shared.clock.now();
+                if let Err(e) = self.shared.store.sync_dags(&bag, now).await {
+                    tracing::error!(error = %e, "cannot record the reloaded DAGs");
+                    return;
+                }
+                tracing::info!(
+                    dags = bag.dags.len(),
+                    "pipeline files changed; DAGs reloaded"
+                );
+                if let Ok(mut current) = self.shared.bag.write() {
+                    *current = Arc::new(bag);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "pipeline files changed but do not load; keeping the previous DAGs");
+            }
+        }
     }
 
     async fn wait(&self, sleep: Duration, shutdown: Option<&Shutdown>) {
@@ -614,7 +703,29 @@ async fn execute(shared: Arc<Shared>, ti: TaskRecord, run: RunRecord, dag: Arc<D
         map.remove(&ti.pk);
     }
     match store.finish_attempt(ti.pk, id, attempt, &finish, now).await {
-        Ok(true) => tracing::info!(parent: &span, outcome = %describe(&finish), "attempt finished"),
+        Ok(true) => {
+            tracing::info!(parent: &span, outcome = %describe(&finish), "attempt finished");
+            if let Finish::Failed {
+                error, retry_at, ..
+            } = &finish
+            {
+                let event = if retry_at.is_some() {
+                    NotifyEvent::Retry
+                } else {
+                    NotifyEvent::Failure
+                };
+                let body = serde_json::json!({
+                    "run_id": run.run_id,
+                    "task_id": task.task_id,
+                    "try_number": attempt,
+                    "error": error,
+                    "retry_at": retry_at.map(|t| t.to_rfc3339()),
+                    "log": log_path(attempt),
+                    "logical_date": run.logical_date.to_rfc3339(),
+                });
+                notify(&shared.http, &dag, event, body).await;
+            }
+        }
         Ok(false) => {
             tracing::warn!(parent: &span, "attempt result dropped: the task instance was taken over")
         }
@@ -631,7 +742,7 @@ async fn attempt_with_timeout(
     log: &std::fs::File,
     ti_pk: i64,
 ) -> Outcome {
-    let bag = shared.bag.clone();
+    let bag = shared.bag();
     let env = AttemptEnv {
         project_dir: &shared.opts.project_dir,
         dataflow_exe: &shared.opts.dataflow_exe,

@@ -37,6 +37,9 @@ pub struct Dag {
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Tasks in a topological order.
     pub tasks: Vec<Task>,
+    /// Webhooks told about failures, retries, SLA misses and finished runs.
+    #[serde(default)]
+    pub notifications: Vec<Notification>,
     /// The file the DAG came from.
     pub file: PathBuf,
 }
@@ -91,6 +94,53 @@ impl Task {
             Some(cap) => delay.min(cap),
             None => delay,
         }
+    }
+}
+
+/// A webhook and the events it wants (Airflow's callbacks, as JSON POSTs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notification {
+    /// Where the JSON is posted.
+    pub url: String,
+    /// Which events (all of them when empty).
+    #[serde(default)]
+    pub on: Vec<NotifyEvent>,
+}
+
+/// Events a notification can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    /// A task failed with no retries left.
+    Failure,
+    /// A task failed and will be retried.
+    Retry,
+    /// A task missed its SLA.
+    SlaMiss,
+    /// A run failed.
+    RunFailure,
+    /// A run succeeded.
+    RunSuccess,
+}
+
+impl NotifyEvent {
+    /// The event's name in payloads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::Failure => "failure",
+            NotifyEvent::Retry => "retry",
+            NotifyEvent::SlaMiss => "sla_miss",
+            NotifyEvent::RunFailure => "run_failure",
+            NotifyEvent::RunSuccess => "run_success",
+        }
+    }
+}
+
+impl Notification {
+    /// Whether this notification wants the event.
+    pub fn wants(&self, event: NotifyEvent) -> bool {
+        self.on.is_empty() || self.on.contains(&event)
     }
 }
 

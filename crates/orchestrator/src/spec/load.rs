@@ -93,6 +93,8 @@ struct RawDag {
     default_args: RawDefaults,
     #[serde(default)]
     params: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    notifications: Vec<super::dag::Notification>,
     tasks: Vec<Value>,
 }
 
@@ -342,6 +344,7 @@ pub fn load_dag_file(file: &Path) -> Result<Dag> {
         tags: raw.tags,
         owner: raw.default_args.owner,
         params: raw.params,
+        notifications: raw.notifications,
         tasks,
         file: file.to_path_buf(),
     };
@@ -456,11 +459,22 @@ impl Loader<'_> {
             self.error(
                 key.and_then(|k| line.and_then(|l| key_line(self.text, l, k)))
                     .or(line),
-                format!(
-                    "task `{}`: {err} (keys every task accepts: {})",
-                    common.id,
-                    COMMON_KEYS.join(", ")
-                ),
+                if message.starts_with("unknown field") {
+                    let typed: Vec<&str> = COMMON_KEYS.to_vec();
+                    let hint = key
+                        .and_then(|k| {
+                            dataflow_core::suggest::closest_within(k, typed.iter().copied(), 2)
+                        })
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    format!(
+                        "task `{}`: {err} (or one of the keys every task accepts: {}){hint}",
+                        common.id,
+                        COMMON_KEYS.join(", ")
+                    )
+                } else {
+                    format!("task `{}`: {err}", common.id)
+                },
             )
         })?;
         let over = &common.overrides;

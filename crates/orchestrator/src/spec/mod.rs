@@ -6,7 +6,7 @@ mod graph;
 mod load;
 mod task;
 
-pub use dag::{Dag, DagBag, Task, TriggerRule};
+pub use dag::{Dag, DagBag, Notification, NotifyEvent, Task, TriggerRule};
 pub use graph::downstream_closure;
 pub use load::{PIPELINES_DIR, load_dag_file, load_dags, parse_instant};
 pub use task::{HttpMethod, ModelsCommand, SensorMode, SensorSettings, TaskKind};

@@ -7,6 +7,7 @@ mod clearing;
 mod common;
 mod concurrency;
 mod groups;
+mod notifications;
 mod postgres;
 mod retries;
 mod runs;
