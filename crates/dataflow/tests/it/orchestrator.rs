@@ -27,10 +27,10 @@ tasks:
 "#;
 
 fn project(dag: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("dataflow.yml"), "name: orchestrated\n").unwrap();
-    std::fs::create_dir(dir.path().join("pipelines")).unwrap();
-    std::fs::write(dir.path().join("pipelines/dag.yml"), dag).unwrap();
+    let dir = tempfile::tempdir().expect("test setup");
+    std::fs::write(dir.path().join("dataflow.yml"), "name: orchestrated\n").expect("test setup");
+    std::fs::create_dir(dir.path().join("pipelines")).expect("test setup");
+    std::fs::write(dir.path().join("pipelines/dag.yml"), dag).expect("test setup");
     dir
 }
 
@@ -43,7 +43,7 @@ fn scheduler(dir: &Path) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
+        .expect("test setup")
 }
 
 fn runs_show(dir: &Path, run_id: &str) -> String {
@@ -52,7 +52,7 @@ fn runs_show(dir: &Path, run_id: &str) -> String {
         .arg(dir)
         .args(["runs", "show", run_id])
         .output()
-        .unwrap();
+        .expect("test setup");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -32,10 +32,10 @@ fn webhook() -> TestResult<(u16, mpsc::Receiver<serde_json::Value>)> {
                 }
             }
             let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).is_ok() {
-                if let Ok(json) = serde_json::from_slice(&body) {
-                    let _ = tx.send(json);
-                }
+            if reader.read_exact(&mut body).is_ok()
+                && let Ok(json) = serde_json::from_slice(&body)
+            {
+                let _ = tx.send(json);
             }
             let _ = stream
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
