@@ -79,6 +79,15 @@ pub enum QualityAction {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Checkpoint results recorded in the metadata store, newest first.
+    Results {
+        /// Only results of this dataset (table or file).
+        #[arg(long)]
+        data: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
 }
 
 /// Options of `checkpoint`.

@@ -149,6 +149,75 @@ async fn quarantine(
     Ok((bad_rows, good_rows))
 }
 
+/// Records the results in the metadata store as well (`quality_results`), where alerts and
+/// the metrics endpoint read them. The lake copy is already committed, so a store that cannot
+/// be reached is reported and does not fail the checkpoint.
+async fn record_in_metadata_store(
+    project: &Project,
+    run_id: &RunId,
+    name: &str,
+    stored: &[Stored],
+) {
+    let url = super::orchestrator::metadata_url(project);
+    let store = match dataflow_orchestrator::store::Store::open(&url).await {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::warn!(error = %e, "quality results not recorded in the metadata store");
+            return;
+        }
+    };
+    let now = chrono::Utc::now();
+    for s in stored {
+        let result = dataflow_orchestrator::store::QualityResult {
+            run_id: run_id.to_string(),
+            checkpoint: name.to_string(),
+            suite: s.suite.clone(),
+            data: s.data.clone(),
+            validated_at: now,
+            success: s.success,
+            evaluated: s.evaluated,
+            successful: s.successful,
+            success_percent: s.percent,
+            data_quality_score: s.score,
+            result: s.result.clone(),
+        };
+        if let Err(e) = store.record_quality_result(&result).await {
+            tracing::warn!(error = %e, suite = %s.suite, "quality result not recorded in the metadata store");
+        }
+    }
+}
+
+/// `dataflow quality results`: the history of checkpoint results in the metadata store.
+pub async fn results(project: &Project, data: Option<&str>, limit: i64) -> anyhow::Result<()> {
+    let url = super::orchestrator::metadata_url(project);
+    let store = dataflow_orchestrator::store::Store::open(&url).await?;
+    let mut table = comfy_table::Table::new();
+    table.set_header([
+        "validated at",
+        "checkpoint",
+        "suite",
+        "data",
+        "success",
+        "expectations",
+        "quality score",
+    ]);
+    for r in store.quality_results(data, limit.max(1)).await? {
+        table.add_row([
+            r.validated_at.to_rfc3339(),
+            r.checkpoint,
+            r.suite,
+            r.data,
+            r.success.to_string(),
+            format!("{}/{}", r.successful, r.evaluated),
+            r.data_quality_score
+                .map(|s| format!("{s:.4}"))
+                .unwrap_or_default(),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
 /// Appends this run's results to `_dataflow_validations` (one Delta version).
 async fn store(
     ctx: &SessionContext,
@@ -380,6 +449,9 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
         store(&ctx, &lake, run_id, name, &stored)
             .await
             .context("storing the results in _dataflow_validations")?;
+    }
+    if checkpoint.actions.store_results {
+        record_in_metadata_store(project, run_id, name, &stored).await;
     }
     super::anomaly::store(&ctx, &lake, run_id, &measured)
         .await

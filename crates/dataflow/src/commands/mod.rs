@@ -59,6 +59,9 @@ pub async fn run(cli: Cli, run_id: &RunId) -> anyhow::Result<()> {
                 crate::cli::QualityAction::Profile { data, output } => {
                     profile::run(&project, &data, output).await
                 }
+                crate::cli::QualityAction::Results { data, limit } => {
+                    checkpoint::results(&project, data.as_deref(), limit).await
+                }
             }
         }
         Command::Validate(args) => {

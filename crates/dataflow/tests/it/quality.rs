@@ -245,6 +245,17 @@ fn checkpoints_quarantine_failing_rows_and_keep_history() {
     assert!(text.contains("data quality score 0.7500"), "{text}");
     let stored = project.query("select data_quality_score as s from _dataflow_validations");
     assert_eq!(stored[0]["s"], 0.75);
+    // The same result is in the metadata store.
+    let listed = project
+        .cmd()
+        .args(["quality", "results", "--data", "raw_orders"])
+        .assert()
+        .success();
+    let listed = String::from_utf8_lossy(&listed.get_output().stdout).into_owned();
+    assert!(
+        listed.contains("nightly") && listed.contains("0.7500"),
+        "{listed}"
+    );
     // Each run is kept.
     project
         .cmd()

@@ -10,16 +10,28 @@
 pub(crate) type Migration = (&'static str, &'static str);
 
 /// The SQLite migrations, oldest first. Names are the file names without `.sql`.
-pub(crate) const SQLITE: &[Migration] = &[(
-    "0001_orchestrator",
-    include_str!("../../migrations/sqlite/0001_orchestrator.sql"),
-)];
+pub(crate) const SQLITE: &[Migration] = &[
+    (
+        "0001_orchestrator",
+        include_str!("../../migrations/sqlite/0001_orchestrator.sql"),
+    ),
+    (
+        "0002_quality_results",
+        include_str!("../../migrations/sqlite/0002_quality_results.sql"),
+    ),
+];
 
 /// The PostgreSQL migrations, oldest first; the same names as [`SQLITE`].
-pub(crate) const POSTGRES: &[Migration] = &[(
-    "0001_orchestrator",
-    include_str!("../../migrations/postgres/0001_orchestrator.sql"),
-)];
+pub(crate) const POSTGRES: &[Migration] = &[
+    (
+        "0001_orchestrator",
+        include_str!("../../migrations/postgres/0001_orchestrator.sql"),
+    ),
+    (
+        "0002_quality_results",
+        include_str!("../../migrations/postgres/0002_quality_results.sql"),
+    ),
+];
 
 /// Creates the table recording applied migrations; valid in both dialects.
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -5,6 +5,7 @@
 
 pub mod db;
 mod migrate;
+mod quality;
 pub mod records;
 mod runs;
 mod schedulers;
@@ -12,6 +13,7 @@ mod sla;
 mod tasks;
 
 pub use db::{Backend, Db, Row, Tx, Value};
+pub use quality::QualityResult;
 pub use records::{AttemptRecord, RunRecord, TaskRecord};
 pub use runs::NewRun;
 pub use schedulers::Recovered;

@@ -119,14 +119,20 @@ const INSERT_DAG: &str = "INSERT INTO dags (dag_id, updated_at) VALUES ($1, $2)"
 
 async fn migrate_twice_is_idempotent(url: &str) -> TestResult {
     let db = Db::connect(url).await?;
-    assert_eq!(db.migrate().await?, ["0001_orchestrator"]);
+    assert_eq!(
+        db.migrate().await?,
+        ["0001_orchestrator", "0002_quality_results"]
+    );
     assert!(db.migrate().await?.is_empty());
     let other = Db::connect(url).await?;
     assert!(other.migrate().await?.is_empty());
     let rows = db
-        .query("SELECT version, applied_at FROM schema_migrations", &[])
+        .query(
+            "SELECT version, applied_at FROM schema_migrations ORDER BY version",
+            &[],
+        )
         .await?;
-    assert_eq!(rows.len(), 1);
+    assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].str(0)?, "0001_orchestrator");
     assert!(rows[0].i64(1)? > 1_600_000_000_000_000, "applied_at in µs");
     for table in [
@@ -136,6 +142,7 @@ async fn migrate_twice_is_idempotent(url: &str) -> TestResult {
         "task_attempts",
         "schedulers",
         "sla_misses",
+        "quality_results",
     ] {
         let row = db
             .query_opt(&format!("SELECT count(*) FROM {table}"), &[])
@@ -151,7 +158,8 @@ async fn concurrent_migrate_applies_once(url: &str) -> TestResult {
     let second = tokio::spawn(async move { b.migrate().await });
     let mut applied = first.await??;
     applied.extend(second.await??);
-    assert_eq!(applied, ["0001_orchestrator"]);
+    applied.sort();
+    assert_eq!(applied, ["0001_orchestrator", "0002_quality_results"]);
     Ok(())
 }
 
