@@ -60,6 +60,31 @@ pub struct Actions {
     /// Rebuild the data docs (`target/data_docs/index.html`) from the stored results.
     #[serde(default = "yes")]
     pub data_docs: bool,
+    /// Post a JSON summary of the checkpoint's results to a webhook.
+    #[serde(default)]
+    pub webhook: Option<WebhookAction>,
+}
+
+/// A webhook told about a checkpoint's results.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookAction {
+    /// Where the JSON is posted (a Slack-style `text` field plus the results).
+    pub url: String,
+    /// When to post: `failure` (a validation failed, the default) or `always`.
+    #[serde(default)]
+    pub on: WebhookWhen,
+}
+
+/// When a checkpoint's webhook fires.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookWhen {
+    /// Only when a validation failed (including warn-only failures).
+    #[default]
+    Failure,
+    /// After every run.
+    Always,
 }
 
 fn yes() -> bool {
@@ -71,6 +96,7 @@ impl Default for Actions {
         Actions {
             store_results: true,
             data_docs: true,
+            webhook: None,
         }
     }
 }

@@ -218,6 +218,70 @@ pub async fn results(project: &Project, data: Option<&str>, limit: i64) -> anyho
     Ok(())
 }
 
+/// Posts the checkpoint's summary to its webhook: a readable `text` (Slack-style) and one
+/// entry per validation. A webhook that fails is reported, not fatal: the results are stored.
+async fn post_webhook(
+    url: &str,
+    run_id: &RunId,
+    name: &str,
+    failed: bool,
+    failures: &[String],
+    stored: &[Stored],
+) {
+    let validations: Vec<Value> = stored
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "suite": s.suite,
+                "data": s.data,
+                "success": s.success,
+                "evaluated_expectations": s.evaluated,
+                "successful_expectations": s.successful,
+                "success_percent": s.percent,
+                "data_quality_score": s.score,
+            })
+        })
+        .collect();
+    let text = if failed {
+        let bad: Vec<String> = stored
+            .iter()
+            .filter(|s| !s.success)
+            .map(|s| {
+                format!(
+                    "{} on {} ({}/{})",
+                    s.suite, s.data, s.successful, s.evaluated
+                )
+            })
+            .collect();
+        format!("❌ checkpoint {name} failed: {}", bad.join(", "))
+    } else {
+        format!("✅ checkpoint {name} passed ({} validations)", stored.len())
+    };
+    let body = serde_json::json!({
+        "event": "checkpoint",
+        "checkpoint": name,
+        "run_id": run_id.to_string(),
+        "success": !failed,
+        "failures": failures,
+        "validations": validations,
+        "text": text,
+    });
+    let client = reqwest::Client::new();
+    match client
+        .post(url)
+        .timeout(std::time::Duration::from_secs(10))
+        .json(&body)
+        .send()
+        .await
+    {
+        Ok(resp) if resp.status().is_success() => println!("Webhook: posted to {url}"),
+        Ok(resp) => {
+            tracing::warn!(url, status = %resp.status(), "checkpoint webhook refused the message")
+        }
+        Err(e) => tracing::warn!(url, error = %e, "checkpoint webhook unreachable"),
+    }
+}
+
 /// Appends this run's results to `_dataflow_validations` (one Delta version).
 async fn store(
     ctx: &SessionContext,
@@ -449,8 +513,6 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
         store(&ctx, &lake, run_id, name, &stored)
             .await
             .context("storing the results in _dataflow_validations")?;
-    }
-    if checkpoint.actions.store_results {
         record_in_metadata_store(project, run_id, name, &stored).await;
     }
     super::anomaly::store(&ctx, &lake, run_id, &measured)
@@ -459,6 +521,12 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
     if checkpoint.actions.data_docs {
         let page = data_docs(&ctx, project, run_id, name, &stored).await?;
         println!("Data docs: {}", page.display());
+    }
+    if let Some(hook) = &checkpoint.actions.webhook {
+        let failed = !failures.is_empty() || stored.iter().any(|s| !s.success);
+        if failed || hook.on == checkpoint::WebhookWhen::Always {
+            post_webhook(&hook.url, run_id, name, failed, &failures, &stored).await;
+        }
     }
     println!(
         "\nCheckpoint {name}: {} validations, {} failed; results in {}",

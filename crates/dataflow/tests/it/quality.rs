@@ -534,3 +534,71 @@ fn schema_changes_are_judged_by_policy() {
         .success()
         .stdout(predicate::str::contains("schema: unchanged (4 columns)"));
 }
+
+/// Accepts one HTTP POST on a loopback port and returns its JSON body through the channel.
+fn one_webhook() -> (u16, std::sync::mpsc::Receiver<Value>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let Ok(clone) = stream.try_clone() else {
+            return;
+        };
+        let mut reader = BufReader::new(clone);
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_ok()
+            && let Ok(json) = serde_json::from_slice(&body)
+        {
+            let _ = tx.send(json);
+        }
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+    });
+    (port, rx)
+}
+
+#[test]
+fn a_failing_checkpoint_posts_its_summary_to_the_webhook() {
+    let project = shop();
+    write(&project, "suites/rows.yml", ROW_SUITE);
+    let (port, rx) = one_webhook();
+    write(
+        &project,
+        "checkpoints/hooked.yml",
+        &format!(
+            "validations:\n  - suite: suites/rows.yml\n    data: raw_orders\n    on_failure: warn\n\
+             actions:\n  webhook:\n    url: http://127.0.0.1:{port}/hook\n"
+        ),
+    );
+    project
+        .cmd()
+        .args(["checkpoint", "run", "hooked"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Webhook: posted"));
+    let body = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(body["checkpoint"], "hooked");
+    assert_eq!(body["success"], false);
+    assert_eq!(body["validations"][0]["suite"], "orders_rows");
+    assert_eq!(body["validations"][0]["data"], "raw_orders");
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("❌ checkpoint hooked failed: orders_rows on raw_orders"),
+        "{body}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Clearing: `Store::clear` on a failed task and its downstream reopens the run, and once the
-//! cause is fixed the cleared tasks run again (only they) and the run ends in success.
+//! cause is fixed the cleared tasks run again (only they) and the run ends in success. The
+//! body takes the store URL (SQLite when `None`); `postgres.rs` runs it on PostgreSQL too.
 
 use dataflow_orchestrator::spec::downstream_closure;
 use dataflow_orchestrator::state::{RunState, TaskState};
@@ -8,6 +9,13 @@ use crate::common::{Setup, TestResult, expect, read};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clearing_a_failed_task_reruns_it_and_its_downstream() -> TestResult {
+    clearing_a_failed_task_reruns_it_and_its_downstream_on(None).await
+}
+
+/// A failed run, its failed task and downstream cleared, runs them again and succeeds.
+pub async fn clearing_a_failed_task_reruns_it_and_its_downstream_on(
+    url: Option<&str>,
+) -> TestResult {
     let mut h = Setup::new(
         r#"
 dag_id: clearing
@@ -28,6 +36,7 @@ tasks:
     depends_on: publish
 "#,
     )
+    .on(url)
     .build()
     .await?;
     let run = h.run(serde_json::Value::Null).await?;

@@ -123,6 +123,11 @@ impl<'a> Setup<'a> {
         }
     }
 
+    /// The same, on the store at `url` (SQLite in the project when `None`).
+    pub fn on(self, url: Option<&'a str>) -> Setup<'a> {
+        Setup { url, ..self }
+    }
+
     /// Builds the harness.
     pub async fn build(self) -> TestResult<Harness> {
         let project = Project::new()?;

@@ -1,6 +1,7 @@
 //! Concurrency limits: never more attempts at once than worker slots, never more than a pool's
 //! slots, and a pool's queue drained by priority. Each task records when its process started
-//! and ended; the checks count overlaps of those intervals, not durations.
+//! and ended; the checks count overlaps of those intervals, not durations. Each body takes the
+//! store URL (SQLite when `None`); `postgres.rs` runs them on PostgreSQL too.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -54,10 +55,16 @@ fn max_overlap(intervals: &BTreeMap<String, (u128, u128)>) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_slots_bound_parallel_attempts() -> TestResult {
+    worker_slots_bound_parallel_attempts_on(None).await
+}
+
+/// Six tasks on two worker slots: never more than two run at once.
+pub async fn worker_slots_bound_parallel_attempts_on(url: Option<&str>) -> TestResult {
     let yaml = format!(
         "dag_id: slots\ntasks:\n  - id: work\n    type: shell\n    map: [1, 2, 3, 4, 5, 6]\n    command: '{TIMED}'\n"
     );
     let mut h = Setup {
+        url,
         tweak: &|o| o.workers = 2,
         ..Setup::new(&yaml)
     }
@@ -78,6 +85,13 @@ async fn worker_slots_bound_parallel_attempts() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_with_one_slot_serializes_its_tasks_by_priority() -> TestResult {
+    pool_with_one_slot_serializes_its_tasks_by_priority_on(None).await
+}
+
+/// Three tasks in a pool of one slot run one at a time, highest priority first.
+pub async fn pool_with_one_slot_serializes_its_tasks_by_priority_on(
+    url: Option<&str>,
+) -> TestResult {
     let yaml = format!(
         r#"
 dag_id: pooled
@@ -107,6 +121,7 @@ tasks:
 "#
     );
     let mut h = Setup {
+        url,
         tweak: &|o| {
             o.workers = 4;
             o.pools.insert("serial".to_string(), 1);

@@ -1,7 +1,8 @@
 //! Integration tests of the orchestrator, as one test binary: pipeline spec errors and the
-//! example pipelines, group resolution, end-to-end runs on the real scheduler (SQLite, and
-//! PostgreSQL when `DATAFLOW_TEST_POSTGRES_URL` is set), retries and sensors on a manual
-//! clock, clearing, and concurrency limits.
+//! example pipelines, group resolution, end-to-end runs on the real scheduler, retries and
+//! sensors on a manual clock, clearing, concurrency limits, notifications and several
+//! schedulers on one store. Every test that touches the store runs on SQLite and, in
+//! `postgres.rs`, on PostgreSQL when `DATAFLOW_TEST_POSTGRES_URL` is set (required in CI).
 
 mod clearing;
 mod common;

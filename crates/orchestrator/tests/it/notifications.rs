@@ -1,6 +1,7 @@
 //! DAG notifications against a real HTTP listener: a task's retry and final failure, its SLA
 //! miss (recorded once in the store) and the failed run each post one JSON message with a
-//! readable `text`.
+//! readable `text`. The body takes the store URL (SQLite when `None`); `postgres.rs` runs it
+//! on PostgreSQL too.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -46,6 +47,13 @@ fn webhook() -> TestResult<(u16, mpsc::Receiver<serde_json::Value>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_retries_sla_misses_and_run_ends_are_posted() -> TestResult {
+    failures_retries_sla_misses_and_run_ends_are_posted_on(None).await
+}
+
+/// A task that misses its SLA, fails, retries and fails again posts each event once.
+pub async fn failures_retries_sla_misses_and_run_ends_are_posted_on(
+    url: Option<&str>,
+) -> TestResult {
     let (port, rx) = webhook()?;
     let yaml = format!(
         r#"
@@ -63,7 +71,7 @@ tasks:
     command: echo broken >&2; exit 3
 "#
     );
-    let mut h = Setup::new(&yaml).build().await?;
+    let mut h = Setup::new(&yaml).on(url).build().await?;
     let run = h.run(serde_json::Value::Null).await?;
     assert_eq!(run.state.as_str(), "failed");
 

@@ -1,6 +1,7 @@
 //! The orchestrator on PostgreSQL (`DATAFLOW_TEST_POSTGRES_URL`; each test in a schema of its
-//! own): the end-to-end run works there too, and two schedulers sharing one database run every
-//! task instance of a run exactly once.
+//! own): every behavioural test of the other modules runs here again on PostgreSQL, under the
+//! same name (`cargo test retry_delay` runs both), and two schedulers sharing one database run
+//! every task instance of a run exactly once.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -12,15 +13,56 @@ use dataflow_orchestrator::state::{RunState, TaskState};
 use dataflow_orchestrator::store::Store;
 
 use crate::common::{PgSchema, Project, TestResult, create_run, read, wait_for};
-use crate::runs::trigger_rules_on;
+use crate::{clearing, concurrency, notifications, retries, runs, schedulers, sensors};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn trigger_rules_on_postgres() -> TestResult {
-    let Some(schema) = PgSchema::create().await? else {
-        return Ok(());
+/// One `#[tokio::test]` per pair, running the body (`async fn(Option<&str>)`) on a fresh
+/// schema; skipped (with a note) when no server is configured, an error when `CI=true`.
+macro_rules! on_postgres {
+    ($($name:ident => $body:path),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() -> TestResult {
+                let Some(schema) = PgSchema::create().await? else {
+                    return Ok(());
+                };
+                $body(Some(&schema.url)).await?;
+                schema.drop_schema().await
+            }
+        )*
     };
-    trigger_rules_on(Some(&schema.url)).await?;
-    schema.drop_schema().await
+}
+
+on_postgres! {
+    trigger_rules_after_failures_and_skips => runs::trigger_rules_on,
+    failing_leaf_fails_the_run => runs::failing_leaf_fails_the_run_on,
+    handled_failure_before_a_successful_leaf_is_a_successful_run =>
+        runs::handled_failure_before_a_successful_leaf_is_a_successful_run_on,
+    templates_are_rendered_with_the_run_context =>
+        runs::templates_are_rendered_with_the_run_context_on,
+    attempt_logs_hold_the_output => runs::attempt_logs_hold_the_output_on,
+    execution_timeout_stops_the_process_group =>
+        runs::execution_timeout_stops_the_process_group_on,
+    failed_attempt_waits_for_its_retry_delay =>
+        retries::failed_attempt_waits_for_its_retry_delay_on,
+    exhausted_retries_fail_the_task_and_the_run =>
+        retries::exhausted_retries_fail_the_task_and_the_run_on,
+    exponential_backoff_doubles_the_delay_up_to_the_cap =>
+        retries::exponential_backoff_doubles_the_delay_up_to_the_cap_on,
+    waiting_sensor_releases_its_slot_and_succeeds_when_the_file_appears =>
+        sensors::waiting_sensor_releases_its_slot_and_succeeds_when_the_file_appears_on,
+    sensor_timeout_fails_the_task => sensors::sensor_timeout_fails_the_task_on,
+    sensor_timeout_with_soft_fail_skips => sensors::sensor_timeout_with_soft_fail_skips_on,
+    clearing_a_failed_task_reruns_it_and_its_downstream =>
+        clearing::clearing_a_failed_task_reruns_it_and_its_downstream_on,
+    worker_slots_bound_parallel_attempts => concurrency::worker_slots_bound_parallel_attempts_on,
+    pool_with_one_slot_serializes_its_tasks_by_priority =>
+        concurrency::pool_with_one_slot_serializes_its_tasks_by_priority_on,
+    failures_retries_sla_misses_and_run_ends_are_posted =>
+        notifications::failures_retries_sla_misses_and_run_ends_are_posted_on,
+    instances_of_a_run_the_pass_skipped_are_not_claimed =>
+        schedulers::instances_of_a_run_the_pass_skipped_are_not_claimed_on,
+    stopping_at_once_hands_back_only_its_own_tasks =>
+        schedulers::stopping_at_once_hands_back_only_its_own_tasks_on,
 }
 
 /// Tasks that start only once `release` exists (so the test can hold both schedulers' slots

@@ -1,6 +1,7 @@
 //! Retries on a manual clock, one scheduler pass at a time: a failed attempt waits
 //! `retry_delay` as `up_for_retry`, passes before then do not run it, and exponential backoff
-//! doubles the delay up to `max_retry_delay`.
+//! doubles the delay up to `max_retry_delay`. Each body takes the store URL (SQLite when
+//! `None`); `postgres.rs` runs them on PostgreSQL too.
 
 use std::time::Duration;
 
@@ -10,8 +11,9 @@ use dataflow_orchestrator::state::{RunState, TaskState};
 
 use crate::common::{Harness, Project, Setup, TestResult, read, t0};
 
-async fn manual(yaml: &str) -> TestResult<Harness> {
+async fn manual(yaml: &str, url: Option<&str>) -> TestResult<Harness> {
     Setup {
+        url,
         manual_clock: true,
         ..Setup::new(yaml)
     }
@@ -34,7 +36,12 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_attempt_waits_for_its_retry_delay() -> TestResult {
-    let mut h = manual(FLAKY).await?;
+    failed_attempt_waits_for_its_retry_delay_on(None).await
+}
+
+/// A flaky task fails twice, waiting `retry_delay` each time, and succeeds on its last try.
+pub async fn failed_attempt_waits_for_its_retry_delay_on(url: Option<&str>) -> TestResult {
+    let mut h = manual(FLAKY, url).await?;
     let run = h.create_run(serde_json::Value::Null).await?;
 
     h.tick(run.pk).await?;
@@ -95,6 +102,11 @@ async fn failed_attempt_waits_for_its_retry_delay() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exhausted_retries_fail_the_task_and_the_run() -> TestResult {
+    exhausted_retries_fail_the_task_and_the_run_on(None).await
+}
+
+/// A task that always fails uses up its retries; it and the run fail.
+pub async fn exhausted_retries_fail_the_task_and_the_run_on(url: Option<&str>) -> TestResult {
     let mut h = manual(
         r#"
 dag_id: exhausted
@@ -108,6 +120,7 @@ tasks:
     type: noop
     depends_on: broken
 "#,
+        url,
     )
     .await?;
     let run = h.create_run(serde_json::Value::Null).await?;
@@ -141,7 +154,14 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exponential_backoff_doubles_the_delay_up_to_the_cap() -> TestResult {
-    let mut h = manual(BACKOFF).await?;
+    exponential_backoff_doubles_the_delay_up_to_the_cap_on(None).await
+}
+
+/// The delays between attempts double from `retry_delay` and stop at `max_retry_delay`.
+pub async fn exponential_backoff_doubles_the_delay_up_to_the_cap_on(
+    url: Option<&str>,
+) -> TestResult {
+    let mut h = manual(BACKOFF, url).await?;
     let run = h.create_run(serde_json::Value::Null).await?;
     // 1m, 2m, then 4m and 8m capped at 3m.
     for (attempt, minutes) in [(1, 1), (2, 2), (3, 3), (4, 3)] {

@@ -1,6 +1,7 @@
-//! DAG runs end to end with the real scheduler on SQLite: trigger rules deciding what runs
-//! after failures and skips, the run's final state from its leaves, templates rendered with the
-//! run context and params, attempt logs, and `execution_timeout` stopping a process group.
+//! DAG runs end to end with the real scheduler: trigger rules deciding what runs after failures
+//! and skips, the run's final state from its leaves, templates rendered with the run context
+//! and params, attempt logs, and `execution_timeout` stopping a process group. Each body takes
+//! the store URL (SQLite when `None`); `postgres.rs` runs them on PostgreSQL too.
 
 use std::time::Duration;
 
@@ -106,6 +107,11 @@ async fn trigger_rules_after_failures_and_skips() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_leaf_fails_the_run() -> TestResult {
+    failing_leaf_fails_the_run_on(None).await
+}
+
+/// A failing leaf fails the run, though another leaf succeeded.
+pub async fn failing_leaf_fails_the_run_on(url: Option<&str>) -> TestResult {
     let mut h = Setup::new(
         r#"
 dag_id: leaf
@@ -121,6 +127,7 @@ tasks:
     depends_on: a
 "#,
     )
+    .on(url)
     .build()
     .await?;
     let run = h.run(serde_json::Value::Null).await?;
@@ -139,6 +146,13 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handled_failure_before_a_successful_leaf_is_a_successful_run() -> TestResult {
+    handled_failure_before_a_successful_leaf_is_a_successful_run_on(None).await
+}
+
+/// A failure handled by a `one_failed` leaf that succeeds is a successful run.
+pub async fn handled_failure_before_a_successful_leaf_is_a_successful_run_on(
+    url: Option<&str>,
+) -> TestResult {
     // Airflow's rule: the leaves decide. The failure was handled by `on_failure`.
     let mut h = Setup::new(
         r#"
@@ -153,6 +167,7 @@ tasks:
     depends_on: boom
 "#,
     )
+    .on(url)
     .build()
     .await?;
     let run = h.run(serde_json::Value::Null).await?;
@@ -169,6 +184,11 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn templates_are_rendered_with_the_run_context() -> TestResult {
+    templates_are_rendered_with_the_run_context_on(None).await
+}
+
+/// Commands, map items and environment are rendered with the run context and params.
+pub async fn templates_are_rendered_with_the_run_context_on(url: Option<&str>) -> TestResult {
     let mut h = Setup::new(
         r#"
 dag_id: templated
@@ -190,6 +210,7 @@ tasks:
       GREETING: "hello-{{ params.x }}"
 "#,
     )
+    .on(url)
     .build()
     .await?;
     let run = h.run(serde_json::json!({ "x": "from-conf" })).await?;
@@ -213,6 +234,11 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attempt_logs_hold_the_output() -> TestResult {
+    attempt_logs_hold_the_output_on(None).await
+}
+
+/// An attempt's log holds its stdout, stderr and outcome.
+pub async fn attempt_logs_hold_the_output_on(url: Option<&str>) -> TestResult {
     let mut h = Setup::new(
         r#"
 dag_id: logged
@@ -225,6 +251,7 @@ tasks:
     command: "echo last words; exit 7"
 "#,
     )
+    .on(url)
     .build()
     .await?;
     let run = h.run(serde_json::Value::Null).await?;
@@ -266,6 +293,11 @@ fn exited(pid: i32) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execution_timeout_stops_the_process_group() -> TestResult {
+    execution_timeout_stops_the_process_group_on(None).await
+}
+
+/// `execution_timeout` stops the whole process group and fails the task.
+pub async fn execution_timeout_stops_the_process_group_on(url: Option<&str>) -> TestResult {
     let mut h = Setup::new(
         r#"
 dag_id: slow
@@ -279,6 +311,7 @@ tasks:
     depends_on: sleepy
 "#,
     )
+    .on(url)
     .build()
     .await?;
     let started = std::time::Instant::now();

@@ -1,6 +1,7 @@
-//! Several schedulers on one store (two connections to one SQLite file, as two processes
-//! would have): a scheduler claims only for runs it is advancing, and one stopping at once
-//! hands back its own task instances, never another live scheduler's.
+//! Several schedulers on one store (two connections to one SQLite file or PostgreSQL schema,
+//! as two processes would have): a scheduler claims only for runs it is advancing, and one
+//! stopping at once hands back its own task instances, never another live scheduler's. Each
+//! body takes the store URL (SQLite when `None`); `postgres.rs` runs them on PostgreSQL too.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -24,12 +25,21 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_of_a_run_the_pass_skipped_are_not_claimed() -> TestResult {
+    instances_of_a_run_the_pass_skipped_are_not_claimed_on(None).await
+}
+
+/// A pass that does not advance a run (held back by `max_active_runs`) claims none of its
+/// instances, even `scheduled` ones.
+pub async fn instances_of_a_run_the_pass_skipped_are_not_claimed_on(
+    url: Option<&str>,
+) -> TestResult {
     // Run 2 waits behind `max_active_runs: 1`. Its instance is made `scheduled` by hand, as
     // it is when another scheduler started the run between this one's read and its own start
     // attempt; this pass does not advance run 2, so it must not claim for it either.
     let mut h = Setup::new(
         "dag_id: single\nmax_active_runs: 1\ntasks:\n  - id: work\n    type: shell\n    command: \"true\"\n",
     )
+    .on(url)
     .build()
     .await?;
     let dag = h.dag()?.clone();
@@ -74,10 +84,15 @@ async fn instances_of_a_run_the_pass_skipped_are_not_claimed() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_at_once_hands_back_only_its_own_tasks() -> TestResult {
+    stopping_at_once_hands_back_only_its_own_tasks_on(None).await
+}
+
+/// A second scheduler stopped at once (two Ctrl-C) leaves the first one's running task alone.
+pub async fn stopping_at_once_hands_back_only_its_own_tasks_on(url: Option<&str>) -> TestResult {
     let project = Project::new()?;
     project.pipeline("held", HELD)?;
     let bag = Arc::new(load_dags(&project.dir)?);
-    let url = project.sqlite_url();
+    let url = url.map_or_else(|| project.sqlite_url(), str::to_string);
     let store_a = Store::open(&url).await?;
     let mut a = Scheduler::start(
         store_a.clone(),

@@ -1,14 +1,16 @@
 //! File sensors in reschedule mode on a manual clock: a waiting sensor gives its worker slot
 //! back (`up_for_reschedule`, same try number across pokes), succeeds once the file appears,
-//! and on timeout fails, or is skipped with `soft_fail`.
+//! and on timeout fails, or is skipped with `soft_fail`. Each body takes the store URL (SQLite
+//! when `None`); `postgres.rs` runs them on PostgreSQL too.
 
 use chrono::TimeDelta;
 use dataflow_orchestrator::state::{RunState, TaskState};
 
 use crate::common::{Harness, Setup, TestResult, t0};
 
-async fn manual(yaml: &str, workers: usize) -> TestResult<Harness> {
+async fn manual(yaml: &str, workers: usize, url: Option<&str>) -> TestResult<Harness> {
     Setup {
+        url,
         manual_clock: true,
         tweak: &move |o| o.workers = workers,
         ..Setup::new(yaml)
@@ -19,6 +21,14 @@ async fn manual(yaml: &str, workers: usize) -> TestResult<Harness> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_sensor_releases_its_slot_and_succeeds_when_the_file_appears() -> TestResult {
+    waiting_sensor_releases_its_slot_and_succeeds_when_the_file_appears_on(None).await
+}
+
+/// A sensor waiting for a file gives its only slot to another task, then succeeds once the
+/// file is there.
+pub async fn waiting_sensor_releases_its_slot_and_succeeds_when_the_file_appears_on(
+    url: Option<&str>,
+) -> TestResult {
     // One worker slot: `other` can only run while the sensor waits if the sensor gave it back.
     let mut h = manual(
         r#"
@@ -38,6 +48,7 @@ tasks:
     depends_on: wait_for_file
 "#,
         1,
+        url,
     )
     .await?;
     let run = h.create_run(serde_json::Value::Null).await?;
@@ -136,7 +147,12 @@ async fn poke_until_done(h: &mut Harness, run_pk: i64) -> TestResult<u32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sensor_timeout_fails_the_task() -> TestResult {
-    let mut h = manual(&timing_out(false), 2).await?;
+    sensor_timeout_fails_the_task_on(None).await
+}
+
+/// A sensor that waits past its `timeout` fails, and so does its downstream.
+pub async fn sensor_timeout_fails_the_task_on(url: Option<&str>) -> TestResult {
+    let mut h = manual(&timing_out(false), 2, url).await?;
     let run = h.create_run(serde_json::Value::Null).await?;
     // Pokes at 0, 1, 2 and 3 minutes; the last one has waited the full 3 minutes.
     assert_eq!(poke_until_done(&mut h, run.pk).await?, 4);
@@ -165,7 +181,12 @@ async fn sensor_timeout_fails_the_task() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sensor_timeout_with_soft_fail_skips() -> TestResult {
-    let mut h = manual(&timing_out(true), 2).await?;
+    sensor_timeout_with_soft_fail_skips_on(None).await
+}
+
+/// With `soft_fail`, a sensor that times out is skipped and the run succeeds.
+pub async fn sensor_timeout_with_soft_fail_skips_on(url: Option<&str>) -> TestResult {
+    let mut h = manual(&timing_out(true), 2, url).await?;
     let run = h.create_run(serde_json::Value::Null).await?;
     assert_eq!(poke_until_done(&mut h, run.pk).await?, 4);
     let attempts = h.attempts(run.pk, "wait").await?;
