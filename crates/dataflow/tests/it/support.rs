@@ -132,3 +132,60 @@ pub fn assert_lake_matches_manifest(project: &TestProject, manifest: &Value, sou
         );
     }
 }
+
+/// The environment variable naming the PostgreSQL server of the tests.
+pub const PG_URL_VAR: &str = "DATAFLOW_TEST_POSTGRES_URL";
+
+/// A schema of its own on the test PostgreSQL server, and the URL whose connections use it.
+/// The same environment handling and URL form as the orchestrator's tests
+/// (`crates/orchestrator/tests/it/common.rs`): skipped with a note when the server is not
+/// configured, a failure when `CI=true`.
+pub struct PgSchema {
+    base: String,
+    name: String,
+    /// The URL of the schema (`search_path` set through the connection's `options`).
+    pub url: String,
+}
+
+impl PgSchema {
+    /// `None` (with a note) when no server is configured locally; panics when `CI=true`.
+    pub fn create() -> Option<PgSchema> {
+        let base = match std::env::var(PG_URL_VAR) {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ if std::env::var("CI").as_deref() == Ok("true") => panic!(
+                "{PG_URL_VAR} is not set, and CI=true: the PostgreSQL tests must run in CI \
+                 (scripts/test starts a server on loopback and sets it)"
+            ),
+            _ => {
+                eprintln!(
+                    "note: {PG_URL_VAR} is not set, so this PostgreSQL test is skipped \
+                     (scripts/test starts a server and sets it)"
+                );
+                return None;
+            }
+        };
+        let name = format!("dataflow_it_{}", uuid::Uuid::new_v4().simple());
+        admin_sql(&base, &format!("CREATE SCHEMA {name}"));
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-c%20search_path%3D{name}");
+        Some(PgSchema { base, name, url })
+    }
+
+    /// Drops the schema and everything in it (left in place when a test fails, to look at).
+    pub fn drop_schema(self) {
+        admin_sql(&self.base, &format!("DROP SCHEMA {} CASCADE", self.name));
+    }
+}
+
+/// Runs one statement on the test server.
+fn admin_sql(base: &str, sql: &str) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(async {
+            let db = dataflow_orchestrator::store::Db::connect(base).await?;
+            db.execute(sql, &[]).await
+        })
+        .unwrap_or_else(|e| panic!("{sql} on {PG_URL_VAR}: {e}"));
+}
