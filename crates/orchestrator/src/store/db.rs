@@ -238,7 +238,7 @@ impl Row {
         ))
     }
 
-    fn error(&self, message: String) -> Error {
+    pub(crate) fn error(&self, message: String) -> Error {
         store_error(&self.meta.target, format!("`{}`: {message}", self.meta.sql))
     }
 }

@@ -19,6 +19,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         "0002_quality_results",
         include_str!("../../migrations/sqlite/0002_quality_results.sql"),
     ),
+    (
+        "0003_stage_runs",
+        include_str!("../../migrations/sqlite/0003_stage_runs.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first; the same names as [`SQLITE`].
@@ -30,6 +34,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     (
         "0002_quality_results",
         include_str!("../../migrations/postgres/0002_quality_results.sql"),
+    ),
+    (
+        "0003_stage_runs",
+        include_str!("../../migrations/postgres/0003_stage_runs.sql"),
     ),
 ];
 

@@ -1,7 +1,7 @@
-//! The metadata store: DAGs, runs, task instances, attempts, schedulers and SLA misses in
-//! SQLite (the default, a file in the project) or PostgreSQL (by URL), with the same schema
-//! and migrations in `migrations/`. `db` is the one API over both; the other modules are the
-//! orchestrator's queries, written once against it.
+//! The metadata store: DAGs, runs, task instances, attempts, schedulers, SLA misses, quality
+//! results and stage runs in SQLite (the default, a file in the project) or PostgreSQL (by
+//! URL), with the same schema and migrations in `migrations/`. `db` is the one API over both;
+//! the other modules are the queries, written once against it.
 
 pub mod db;
 mod migrate;
@@ -10,6 +10,7 @@ pub mod records;
 mod runs;
 mod schedulers;
 mod sla;
+mod stages;
 mod tasks;
 
 pub use db::{Backend, Db, Row, Tx, Value};
@@ -18,6 +19,7 @@ pub use records::{AttemptRecord, RunRecord, TaskRecord};
 pub use runs::NewRun;
 pub use schedulers::Recovered;
 pub use sla::SlaMiss;
+pub use stages::{Stage, StageRun, StageStatus};
 pub use tasks::Finish;
 
 use crate::error::Result;

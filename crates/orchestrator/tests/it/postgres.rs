@@ -13,7 +13,7 @@ use dataflow_orchestrator::state::{RunState, TaskState};
 use dataflow_orchestrator::store::Store;
 
 use crate::common::{PgSchema, Project, TestResult, create_run, read, wait_for};
-use crate::{clearing, concurrency, notifications, retries, runs, schedulers, sensors};
+use crate::{clearing, concurrency, history, notifications, retries, runs, schedulers, sensors};
 
 /// One `#[tokio::test]` per pair, running the body (`async fn(Option<&str>)`) on a fresh
 /// schema; skipped (with a note) when no server is configured, an error when `CI=true`.
@@ -63,6 +63,8 @@ on_postgres! {
         schedulers::instances_of_a_run_the_pass_skipped_are_not_claimed_on,
     stopping_at_once_hands_back_only_its_own_tasks =>
         schedulers::stopping_at_once_hands_back_only_its_own_tasks_on,
+    stage_runs_round_trip => history::stage_runs_round_trip_on,
+    quality_results_round_trip => history::quality_results_round_trip_on,
 }
 
 /// Tasks that start only once `release` exists (so the test can hold both schedulers' slots

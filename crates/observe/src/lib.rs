@@ -1,0 +1,17 @@
+//! Observability of dataflow: the catalog of every exported metric (`catalog`), reading the
+//! metadata store into metric families at scrape time (`collect`), the Prometheus and
+//! OpenMetrics text encodings (`exposition`), the serving process's own metrics (`process`),
+//! and the HTTP listener of `dataflow serve` (`server`).
+//!
+//! Batch commands push nothing: they record runs, stage runs and quality results in the
+//! metadata store, and every scrape of `/metrics` derives the series from that history, so a
+//! run that happened while nothing was serving is still counted.
+
+pub mod catalog;
+pub mod collect;
+pub mod exposition;
+pub mod process;
+pub mod server;
+
+pub use exposition::{Family, Format, Sample, encode};
+pub use server::{ServerState, router, serve};
