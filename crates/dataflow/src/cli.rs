@@ -51,6 +51,9 @@ pub enum Command {
     /// Run the scheduler in the foreground (SIGTERM: finish running tasks, then stop; a
     /// second SIGTERM stops them and hands them back).
     Scheduler(SchedulerArgs),
+    /// Serve /metrics (Prometheus), /health and /ready over HTTP, and run the scheduler in the
+    /// same process (unless --no-scheduler or `serve.scheduler: false`).
+    Serve(ServeArgs),
     /// Validate a lake table against a Great Expectations suite (GE 1.x/0.x JSON or YAML).
     Validate(ValidateArgs),
     /// Run a checkpoint (checkpoints/NAME.yml): suites on datasets, with fail, warn or
@@ -366,6 +369,18 @@ pub struct LogsArgs {
 /// Options of `scheduler`.
 #[derive(Debug, Args)]
 pub struct SchedulerArgs {}
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, `host:port` (default: `serve.listen` in dataflow.yml,
+    /// 127.0.0.1:9464); port 0 picks a free port.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Do not run the scheduler in this process (metrics only).
+    #[arg(long)]
+    pub no_scheduler: bool,
+}
 
 /// Options of `demo`.
 #[derive(Debug, Args)]

@@ -2,6 +2,8 @@
 //! attempts, SLA misses, stage runs (records, quarantine, errors, freshness) and quality
 //! results. Each family is one aggregate query, the same SQL on SQLite and PostgreSQL.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Utc};
 use dataflow_orchestrator::store::{Db, Row, Store};
 
@@ -33,6 +35,17 @@ pub async fn from_store(
     f.push(&[], first_number(&alive)?);
     out.push(f);
 
+    // Every known DAG gets its success, failed and SLA-miss series from the start (at 0), so
+    // rates and ratios over them have data before the first failure.
+    let dags: BTreeSet<String> = db
+        .query(
+            "SELECT dag_id FROM dags UNION SELECT dag_id FROM dag_runs",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.str(0).map(str::to_string))
+        .collect::<Result<_, _>>()?;
     let runs = db
         .query(
             "SELECT dag_id, state, COUNT(*) FROM dag_runs GROUP BY dag_id, state \
@@ -40,14 +53,23 @@ pub async fn from_store(
             &[],
         )
         .await?;
-    let mut finished = Family::new(catalog::DAG_RUNS);
+    let mut counts: BTreeMap<(String, String), f64> = dags
+        .iter()
+        .flat_map(|d| ["failed", "success"].map(|s| ((d.clone(), s.to_string()), 0.0)))
+        .collect();
     let mut active = Family::new(catalog::DAG_RUNS_ACTIVE);
     for r in &runs {
         let (dag, state, n) = (r.str(0)?, r.str(1)?, r.f64(2)?);
         match state {
-            "success" | "failed" => finished.push(&[dag, state], n),
+            "success" | "failed" => {
+                counts.insert((dag.to_string(), state.to_string()), n);
+            }
             _ => active.push(&[dag, state], n),
         }
+    }
+    let mut finished = Family::new(catalog::DAG_RUNS);
+    for ((dag, state), n) in &counts {
+        finished.push(&[dag, state], *n);
     }
     out.push(finished);
     out.push(active);
@@ -109,11 +131,19 @@ pub async fn from_store(
 
     let sla = db
         .query(
-            "SELECT dag_id, COUNT(*) FROM sla_misses GROUP BY dag_id ORDER BY dag_id",
+            "SELECT dag_id, COUNT(*) FROM sla_misses GROUP BY dag_id",
             &[],
         )
         .await?;
-    out.push(labelled(catalog::SLA_MISSES, &sla, 1)?);
+    let mut misses: BTreeMap<String, f64> = dags.iter().map(|d| (d.clone(), 0.0)).collect();
+    for r in &sla {
+        misses.insert(r.str(0)?.to_string(), r.f64(1)?);
+    }
+    let mut f = Family::new(catalog::SLA_MISSES);
+    for (dag, n) in &misses {
+        f.push(&[dag], *n);
+    }
+    out.push(f);
 
     let stages = db
         .query(

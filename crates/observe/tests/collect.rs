@@ -187,6 +187,15 @@ async fn families_of_a_known_history(url: &str) -> TestResult {
         value(&f, "dataflow_dag_runs_total", &["etl", "running"]),
         None
     );
+    // Known DAGs start at zero rather than missing.
+    assert_eq!(
+        value(&f, "dataflow_dag_runs_total", &["monitor", "failed"]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&f, "dataflow_sla_misses_total", &["monitor"]),
+        Some(0.0)
+    );
     assert_eq!(
         value(&f, "dataflow_dag_runs_active", &["etl", "running"]),
         Some(1.0)

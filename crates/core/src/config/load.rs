@@ -112,6 +112,7 @@ pub fn load_project_or_dbt(dir: &Path) -> Result<Project> {
                 ingest: Default::default(),
                 sources: Default::default(),
                 orchestrator: Default::default(),
+                serve: Default::default(),
             },
         });
     }

@@ -5,6 +5,7 @@
 mod load;
 mod orchestrator;
 mod project;
+mod serve;
 mod source;
 
 pub use load::{
@@ -12,4 +13,5 @@ pub use load::{
 };
 pub use orchestrator::OrchestratorConfig;
 pub use project::{IngestDefaults, LakeConfig, Project, ProjectConfig};
+pub use serve::ServeConfig;
 pub use source::{ColumnConfig, CsvOptions, FileFormat, SourceConfig, SourceType};

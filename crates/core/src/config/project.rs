@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::orchestrator::OrchestratorConfig;
+use super::serve::ServeConfig;
 use super::source::SourceConfig;
 
 /// The contents of `dataflow.yml`.
@@ -29,6 +30,9 @@ pub struct ProjectConfig {
     /// Scheduler, executor and metadata store settings.
     #[serde(default)]
     pub orchestrator: OrchestratorConfig,
+    /// The `dataflow serve` process: HTTP listener and hosted scheduler.
+    #[serde(default)]
+    pub serve: ServeConfig,
 }
 
 /// Lake location and storage options.

@@ -14,6 +14,7 @@ use dataflow_engine::datafusion::arrow::array::{
 use dataflow_engine::datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use dataflow_engine::datafusion::prelude::SessionContext;
 use dataflow_engine::{Lake, collect_sql, new_session, register_lake_table};
+use dataflow_orchestrator::store::{Stage, StageRun, StageStatus};
 use dataflow_quality::checkpoint::{self, Checkpoint, Policy, ValidationConfig};
 use dataflow_quality::{ResultFormat, Suite, Validator};
 use serde_json::Value;
@@ -33,6 +34,12 @@ struct Stored {
     percent: f64,
     score: Option<f64>,
     result: String,
+    /// When the suite started validating.
+    started: chrono::DateTime<chrono::Utc>,
+    /// Rows validated, when the results say (the element count of row-level expectations).
+    records: Option<i64>,
+    /// Rows set aside by the quarantine policy.
+    quarantined: Option<i64>,
 }
 
 /// The table's data quality score: the mean of its rows' quality scores (the share of
@@ -147,6 +154,37 @@ async fn quarantine(
         "    quarantined {bad_rows} rows to {quarantine_table}, {good_rows} clean rows to {clean_table}"
     );
     Ok((bad_rows, good_rows))
+}
+
+/// One stage run per validated suite, for the metrics endpoint.
+fn stage_runs(run_id: &RunId, stored: &[Stored]) -> Vec<StageRun> {
+    let ended = chrono::Utc::now();
+    stored
+        .iter()
+        .map(|s| StageRun {
+            run_id: run_id.to_string(),
+            stage: Stage::Quality,
+            name: s.suite.clone(),
+            target: Some(s.data.clone()),
+            status: if s.success {
+                StageStatus::Success
+            } else {
+                StageStatus::Failed
+            },
+            started_at: s.started,
+            ended_at: ended,
+            records: s.records,
+            quarantined: s.quarantined,
+            error_kind: (!s.success).then(|| "expectations".to_string()),
+            error: (!s.success).then(|| {
+                format!(
+                    "{} of {} expectations failed",
+                    s.evaluated - s.successful,
+                    s.evaluated
+                )
+            }),
+        })
+        .collect()
 }
 
 /// Records the results in the metadata store as well (`quality_results`), where alerts and
@@ -422,6 +460,8 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
     let mut stored = Vec::new();
     let mut measured = Vec::new();
     for v in &checkpoint.validations {
+        let started = chrono::Utc::now();
+        let mut quarantined = None;
         let suite = Suite::load(&project.dir.join(&v.suite))?;
         let table = super::validate::register_data(&ctx, project, &v.data).await?;
         let validator = Validator::new(ctx.clone(), ResultFormat::Summary, None);
@@ -471,7 +511,8 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
             )),
             Policy::Fail => {}
             Policy::Quarantine => {
-                quarantine(&ctx, &lake, &suite, &table, v).await?;
+                let (bad_rows, _) = quarantine(&ctx, &lake, &suite, &table, v).await?;
+                quarantined = Some(i64::try_from(bad_rows).unwrap_or(i64::MAX));
                 if !table_level.is_empty() {
                     failures.push(format!(
                         "{} on {}: {} (not row-level, so not quarantined)",
@@ -506,7 +547,15 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
             successful: statistics["successful_expectations"].as_i64().unwrap_or(0),
             percent: statistics["success_percent"].as_f64().unwrap_or(0.0),
             score,
+            records: result["results"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["result"]["element_count"].as_i64())
+                .max(),
             result: Value::to_string(&result),
+            started,
+            quarantined,
         });
     }
     if checkpoint.actions.store_results {
@@ -515,6 +564,7 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
             .context("storing the results in _dataflow_validations")?;
         record_in_metadata_store(project, run_id, name, &stored).await;
     }
+    super::stages::record(project, stage_runs(run_id, &stored)).await;
     super::anomaly::store(&ctx, &lake, run_id, &measured)
         .await
         .context("storing the metrics in _dataflow_metrics")?;

@@ -328,8 +328,17 @@ pub async fn run(args: DemoArgs, run_id: &RunId) -> anyhow::Result<()> {
         args.dir.join("target").display()
     );
     println!(
-        "  runs      {}  (run history; task logs under target/logs)",
+        "  runs      {}  (run history, stage runs, quality results)",
         args.dir.join("target/dataflow.db").display()
+    );
+    println!(
+        "  logs      {}  (one file per task attempt: dataflow logs RUN_ID TASK_ID)",
+        args.dir.join("target/logs").display()
+    );
+    println!(
+        "  metrics   dataflow --project-dir {} serve  then  http://127.0.0.1:9464/metrics \
+         (Prometheus; rules and dashboards in deploy/)",
+        args.dir.display()
     );
     println!(
         "Next: dataflow --project-dir {} query \"select count(*) from raw_transactions\"",

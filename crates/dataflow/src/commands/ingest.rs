@@ -26,10 +26,12 @@ pub async fn ingest_all(
     }
     let lake = super::open_lake(project)?;
     let mut results = Vec::new();
+    let mut times = Vec::new();
     for (name, source) in &project.config.sources {
         if !selected.is_empty() && !selected.contains(name) {
             continue;
         }
+        let started = chrono::Utc::now();
         let span = info_span!("ingest", source = %name);
         let result = ingest_source(project, &lake, name, source, run_id.as_str())
             .instrument(span)
@@ -47,7 +49,10 @@ pub async fn ingest_all(
             Err(err) => error!(source = %name, error = %err, "source failed"),
         }
         results.push((name.clone(), result));
+        times.push((started, chrono::Utc::now()));
     }
+    let runs = super::stages::from_ingest(run_id.as_str(), &results, &times);
+    super::stages::record(project, runs).await;
     Ok(results)
 }
 

@@ -15,6 +15,8 @@ mod query;
 mod runs;
 mod scheduler;
 mod schema;
+mod serve;
+mod stages;
 mod tables;
 mod validate;
 
@@ -73,6 +75,7 @@ pub async fn run(cli: Cli, run_id: &RunId) -> anyhow::Result<()> {
         Command::Tasks(args) => runs::tasks(&load_project(&project_dir)?, args.action).await,
         Command::Logs(args) => runs::logs(&load_project(&project_dir)?, args).await,
         Command::Scheduler(_) => scheduler::run(&load_project(&project_dir)?).await,
+        Command::Serve(args) => serve::run(&load_project(&project_dir)?, &args).await,
         Command::Tables(_) => {
             let project = load_project_or_dbt(&project_dir)?;
             tables::run(&project).await

@@ -36,7 +36,10 @@ pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow:
         let mut failure = None;
         for action in [ModelsAction::Seed, ModelsAction::Run, ModelsAction::Test] {
             println!("\n== dataflow models {} ==", action.name());
-            match run_one(project, &args, action, run_id, &mut results).await {
+            let done = results.len();
+            let outcome = run_one(project, &args, action, run_id, &mut results).await;
+            record_stages(project, run_id, &results[done..]).await;
+            match outcome {
                 Ok(()) => {}
                 Err(err) if err.downcast_ref::<JobFailed>().is_some() => {
                     failure.get_or_insert(err);
@@ -46,7 +49,15 @@ pub async fn run(project: &Project, args: ModelsArgs, run_id: &RunId) -> anyhow:
         }
         return failure.map_or(Ok(()), Err);
     }
-    run_one(project, &args, args.action, run_id, &mut results).await
+    let outcome = run_one(project, &args, args.action, run_id, &mut results).await;
+    record_stages(project, run_id, &results).await;
+    outcome
+}
+
+/// Records seeds, models and tests that ran as stage runs in the metadata store.
+async fn record_stages(project: &Project, run_id: &RunId, results: &[ResultEntry]) {
+    let runs = super::stages::from_model_results(run_id.as_str(), results, chrono::Utc::now());
+    super::stages::record(project, runs).await;
 }
 
 async fn seed(

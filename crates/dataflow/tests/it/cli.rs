@@ -143,6 +143,8 @@ fn demo_runs_end_to_end_and_prints_its_summary() {
         "Top categories",
         "0 files loaded again",
         "lake",
+        "serve  then  http://127.0.0.1:9464/metrics",
+        "target/logs",
     ] {
         assert!(
             text.contains(needle),

@@ -11,5 +11,7 @@ mod models_incremental;
 mod models_macros;
 mod models_sources;
 mod orchestrator;
+mod prometheus;
 mod quality;
+mod serve;
 mod support;
