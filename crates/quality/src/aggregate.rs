@@ -3,202 +3,53 @@
 //! so sums are numpy's pairwise sums over the column with nulls as zeros, the deviation is the
 //! sample one, a median of an even count averages the middle two, and quantiles use numpy's
 //! methods (`nearest` with round-half-even unless `allow_relative_error` names another).
+//!
+//! The column is read as a stream ([`Column`]): mean, sum, min and max in constant memory,
+//! stdev with a second pass; median and quantiles hold the column's numbers and the value-set
+//! expectations its values (see [`Needs`]).
 
-use dataflow_engine::datafusion::arrow::array::{Array, ArrayRef};
-use dataflow_engine::datafusion::arrow::compute::{cast, concat};
-use dataflow_engine::datafusion::arrow::datatypes::DataType;
+mod column;
+mod pairwise;
+
+pub use column::{Column, Deviations, Needs};
+pub use pairwise::{PairwiseSum, pairwise_sum};
+
 use serde_json::{Map, Value, json};
 
 use crate::sql;
 use crate::suite::Expectation;
 
-/// numpy's pairwise summation (`pairwise_sum` for contiguous float64).
-pub fn pairwise_sum(values: &[f64]) -> f64 {
-    const BLOCK: usize = 128;
+/// The median of sorted numbers: an even count averages the middle two.
+fn median(values: &[f64]) -> Option<f64> {
     let n = values.len();
-    if n < 8 {
-        return values.iter().fold(0.0, |sum, v| sum + v);
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
     }
-    if n <= BLOCK {
-        let mut r = [0.0f64; 8];
-        r.copy_from_slice(&values[..8]);
-        let whole = n - n % 8;
-        let mut i = 8;
-        while i < whole {
-            for (j, slot) in r.iter_mut().enumerate() {
-                *slot += values[i + j];
-            }
-            i += 8;
-        }
-        let mut sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for v in &values[whole..] {
-            sum += v;
-        }
-        return sum;
-    }
-    let mut half = n / 2;
-    half -= half % 8;
-    pairwise_sum(&values[..half]) + pairwise_sum(&values[half..])
 }
 
-/// A column's values, in table order.
-pub struct Column {
-    /// Non-null values as numbers (numeric columns).
-    pub numbers: Vec<Option<f64>>,
-    /// Whether the column holds integers (sums and extremes stay integers).
-    pub integer: bool,
-    /// Every value as GE prints it (null as null).
-    pub json: Vec<Value>,
-    /// The Arrow type.
-    pub data_type: DataType,
-}
-
-impl Column {
-    /// Reads a column's arrays; `with_values` keeps every value as JSON too (distinct values,
-    /// most common value, extremes of non-numeric columns), else only the numbers are kept.
-    pub fn from_arrays(
-        arrays: &[ArrayRef],
-        data_type: &DataType,
-        with_values: bool,
-    ) -> Result<Column, String> {
-        let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
-        let array = if refs.is_empty() {
-            dataflow_engine::datafusion::arrow::array::new_empty_array(data_type)
-        } else {
-            concat(&refs).map_err(|e| e.to_string())?
-        };
-        // Nulls stay null here (not pandas' NaT): aggregates leave them out.
-        let shown = if with_values || !data_type.is_numeric() {
-            array.len()
-        } else {
-            0
-        };
-        let json = (0..shown)
-            .map(|i| {
-                if array.is_null(i) {
-                    Value::Null
-                } else {
-                    sql::json_value(&array, i)
-                }
-            })
-            .collect();
-        let numbers = if data_type.is_numeric() {
-            let floats = cast(&array, &DataType::Float64).map_err(|e| e.to_string())?;
-            let floats = floats
-                .as_any()
-                .downcast_ref::<dataflow_engine::datafusion::arrow::array::Float64Array>()
-                .ok_or("not a float column")?;
-            (0..floats.len())
-                .map(|i| floats.is_valid(i).then(|| floats.value(i)))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Ok(Column {
-            numbers,
-            integer: data_type.is_integer(),
-            json,
-            data_type: data_type.clone(),
-        })
+/// numpy's quantile of the column's sorted numbers with `method`.
+fn quantile(column: &Column, q: f64, method: &str) -> Option<Value> {
+    let values = column.sorted();
+    let n = values.len();
+    if n == 0 {
+        return None;
     }
-
-    fn present(&self) -> Vec<f64> {
-        self.numbers.iter().flatten().copied().collect()
-    }
-
-    fn count(&self) -> usize {
-        self.numbers.iter().flatten().count()
-    }
-
-    /// The sum as pandas computes it: integers exactly, floats pairwise with nulls as 0.
-    fn sum(&self) -> Value {
-        if self.integer {
-            let total: i128 = self.numbers.iter().flatten().map(|v| *v as i128).sum();
-            return Value::from(total as i64);
+    let position = q * (n - 1) as f64;
+    let lower = position.floor() as usize;
+    let upper = position.ceil().min((n - 1) as f64) as usize;
+    Some(match method {
+        "lower" => column.typed(values[lower]),
+        "higher" => column.typed(values[upper]),
+        "midpoint" => Value::from((values[lower] + values[upper]) / 2.0),
+        "linear" => {
+            let fraction = position - lower as f64;
+            Value::from(values[lower] + (values[upper] - values[lower]) * fraction)
         }
-        let filled: Vec<f64> = self.numbers.iter().map(|v| v.unwrap_or(0.0)).collect();
-        Value::from(pairwise_sum(&filled))
-    }
-
-    fn mean(&self) -> Option<f64> {
-        let count = self.count();
-        if count == 0 {
-            return None;
-        }
-        let total = if self.integer {
-            self.numbers
-                .iter()
-                .flatten()
-                .map(|v| *v as i128)
-                .sum::<i128>() as f64
-        } else {
-            let filled: Vec<f64> = self.numbers.iter().map(|v| v.unwrap_or(0.0)).collect();
-            pairwise_sum(&filled)
-        };
-        Some(total / count as f64)
-    }
-
-    fn stdev(&self) -> Option<f64> {
-        let count = self.count();
-        if count < 2 {
-            return None;
-        }
-        let mean = self.mean()?;
-        let squares: Vec<f64> = self
-            .numbers
-            .iter()
-            .map(|v| v.map_or(0.0, |v| (v - mean) * (v - mean)))
-            .collect();
-        Some((pairwise_sum(&squares) / (count - 1) as f64).sqrt())
-    }
-
-    fn sorted(&self) -> Vec<f64> {
-        let mut values = self.present();
-        values.sort_by(f64::total_cmp);
-        values
-    }
-
-    fn median(&self) -> Option<f64> {
-        let values = self.sorted();
-        let n = values.len();
-        match n {
-            0 => None,
-            _ if n % 2 == 1 => Some(values[n / 2]),
-            _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
-        }
-    }
-
-    /// A number in the column's type: integers print without a fraction.
-    fn typed(&self, value: f64) -> Value {
-        if self.integer {
-            Value::from(value as i64)
-        } else {
-            Value::from(value)
-        }
-    }
-
-    /// numpy's quantile with `method`.
-    fn quantile(&self, q: f64, method: &str) -> Option<Value> {
-        let values = self.sorted();
-        let n = values.len();
-        if n == 0 {
-            return None;
-        }
-        let position = q * (n - 1) as f64;
-        let lower = position.floor() as usize;
-        let upper = position.ceil().min((n - 1) as f64) as usize;
-        Some(match method {
-            "lower" => self.typed(values[lower]),
-            "higher" => self.typed(values[upper]),
-            "midpoint" => Value::from((values[lower] + values[upper]) / 2.0),
-            "linear" => {
-                let fraction = position - lower as f64;
-                Value::from(values[lower] + (values[upper] - values[lower]) * fraction)
-            }
-            // nearest: round half to even, as numpy's around.
-            _ => self.typed(values[position.round_ties_even() as usize]),
-        })
-    }
+        // nearest: round half to even, as numpy's around.
+        _ => column.typed(values[position.round_ties_even() as usize]),
+    })
 }
 
 fn bound(e: &Expectation, key: &str) -> Option<f64> {
@@ -339,7 +190,7 @@ pub fn evaluate(e: &Expectation, column: &Column) -> Result<(bool, Map<String, V
         }
         "expect_column_median_to_be_between" => {
             need_numbers()?;
-            let median = column.median();
+            let median = median(column.sorted());
             (within(e, median), observed(number(median)))
         }
         "expect_column_stdev_to_be_between" => {
@@ -355,32 +206,14 @@ pub fn evaluate(e: &Expectation, column: &Column) -> Result<(bool, Map<String, V
         "expect_column_min_to_be_between" | "expect_column_max_to_be_between" => {
             let is_min = kind.contains("_min_");
             if numeric {
-                let values = column.sorted();
-                let value = if is_min {
-                    values.first()
-                } else {
-                    values.last()
-                }
-                .copied();
+                let value = column.extreme(is_min);
                 (
                     within(e, value),
                     observed(value.map_or(Value::Null, |v| column.typed(v))),
                 )
             } else {
-                let mut values: Vec<String> = column
-                    .json
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect();
-                values.sort();
-                let value = if is_min {
-                    values.first()
-                } else {
-                    values.last()
-                }
-                .cloned();
-                match value {
-                    Some(text) => (within_text(e, &text), observed(Value::from(text))),
+                match column.text_extreme(is_min) {
+                    Some(text) => (within_text(e, text), observed(Value::from(text))),
                     None => (false, observed(Value::Null)),
                 }
             }
@@ -490,7 +323,7 @@ pub fn evaluate(e: &Expectation, column: &Column) -> Result<(bool, Map<String, V
             let mut values = Vec::new();
             let mut details = Vec::new();
             for (q, range) in quantiles.iter().zip(bounds) {
-                let value = column.quantile(*q, method).unwrap_or(Value::Null);
+                let value = quantile(column, *q, method).unwrap_or(Value::Null);
                 let v = value.as_f64();
                 let lo = range.get(0).and_then(Value::as_f64);
                 let hi = range.get(1).and_then(Value::as_f64);
@@ -506,25 +339,4 @@ pub fn evaluate(e: &Expectation, column: &Column) -> Result<(bool, Map<String, V
         }
         other => return Err(format!("`{other}` is not a column aggregate expectation")),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pairwise_sum;
-
-    #[test]
-    fn pairwise_sum_matches_numpy_grouping() {
-        // Below 8 values: a plain left-to-right sum.
-        assert_eq!(pairwise_sum(&[0.1, 0.2, 0.3]), 0.1 + 0.2 + 0.3);
-        // 8..128: eight running lanes combined as ((0+1)+(2+3))+((4+5)+(6+7)).
-        let values: Vec<f64> = (0..20).map(|i| i as f64 * 0.1).collect();
-        let lanes = |j: usize| values[j] + values[j + 8];
-        let expected = ((lanes(0) + lanes(1)) + (lanes(2) + lanes(3)))
-            + ((lanes(4) + lanes(5)) + (lanes(6) + lanes(7)))
-            + values[16]
-            + values[17]
-            + values[18]
-            + values[19];
-        assert_eq!(pairwise_sum(&values), expected);
-    }
 }

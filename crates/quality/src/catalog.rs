@@ -217,7 +217,7 @@ pub const SPECS: &[Spec] = &[
         ColumnMap,
         ["column"],
         MAP,
-        false
+        true
     ),
     spec!(
         "expect_column_values_to_be_json_parseable",

@@ -3,9 +3,11 @@
 //! validation results (`success`, `statistics`, `results[]` with `expectation_config`,
 //! `result`, `exception_info`) for each `result_format`.
 //!
-//! This is the first slice of the layer: suites, the expectation catalog, table expectations
-//! and the core column map expectations. Aggregates, pairs, multicolumn, checkpoints,
-//! quarantine and anomaly detection come next.
+//! Suites are checked against the expectation [`catalog`] when they load ([`suite`]); the
+//! [`validate::Validator`] runs them (map, pair and multicolumn expectations as SQL, aggregates
+//! streamed through [`aggregate`], the checks SQL cannot say in [`ordered`], with
+//! python-dateutil's parser ported in [`dateutil`]); [`checkpoint`], [`anomaly`],
+//! [`schema_check`], [`profile`] and [`data_docs`] build on the results.
 
 pub mod aggregate;
 pub mod anomaly;
@@ -13,6 +15,7 @@ pub mod catalog;
 pub mod checkpoint;
 mod counts;
 pub mod data_docs;
+pub mod dateutil;
 pub mod error;
 mod map_sql;
 pub mod multi;

@@ -1,6 +1,7 @@
 //! Column map expectations that look at values one by one in Rust rather than in SQL:
 //! `be_increasing` / `be_decreasing` (each value against the previous non-null one, as GE
 //! does), `match_strftime_format` (Python's strptime directives, through chrono),
+//! `be_dateutil_parseable` (python-dateutil's parser, ported in [`crate::dateutil`]),
 //! `be_json_parseable` (Python's json, which also takes NaN and Infinity), and the dtype checks
 //! `be_of_type` / `be_in_type_list` (pandas' dtype names for the column's Arrow type).
 
@@ -18,6 +19,7 @@ pub fn is_row_check(kind: &str) -> bool {
         "expect_column_values_to_be_increasing"
             | "expect_column_values_to_be_decreasing"
             | "expect_column_values_to_match_strftime_format"
+            | "expect_column_values_to_be_dateutil_parseable"
             | "expect_column_values_to_be_json_parseable"
     )
 }
@@ -77,8 +79,18 @@ fn json_parseable(text: &str) -> bool {
     serde_json::from_str::<Value>(&out).is_ok()
 }
 
-/// Positions of the unexpected values of `values` (nulls are never unexpected).
-pub fn unexpected(e: &Expectation, values: &[Value]) -> Result<Vec<usize>, String> {
+/// GE's error for `be_dateutil_parseable` on a column that does not hold text.
+const DATEUTIL_NOT_TEXT: &str = "Values passed to expect_column_values_to_be_dateutil_parseable \
+    must be of type string.\nIf you want to validate a column of dates or timestamps, please \
+    call the expectation before converting from string format.";
+
+/// Positions of the unexpected values of `values`, a column of `data_type` (nulls are never
+/// unexpected).
+pub fn unexpected(
+    e: &Expectation,
+    values: &[Value],
+    data_type: &DataType,
+) -> Result<Vec<usize>, String> {
     let kind = e.expectation_type.as_str();
     let strictly = e.kwargs.get("strictly").and_then(Value::as_bool) == Some(true);
     let mut found = Vec::new();
@@ -109,6 +121,21 @@ pub fn unexpected(e: &Expectation, values: &[Value]) -> Result<Vec<usize>, Strin
             for (i, value) in values.iter().enumerate() {
                 if let Some(text) = value.as_str()
                     && !matches_format(text, format)
+                {
+                    found.push(i);
+                }
+            }
+        }
+        "expect_column_values_to_be_dateutil_parseable" => {
+            // GE raises on the first non-null value that is not a Python str (dates and
+            // timestamps included), failing the whole expectation.
+            if !sql::is_text(data_type) && values.iter().any(|v| !v.is_null()) {
+                return Err(DATEUTIL_NOT_TEXT.into());
+            }
+            let (default, this_year) = crate::dateutil::today();
+            for (i, value) in values.iter().enumerate() {
+                if let Some(text) = value.as_str()
+                    && crate::dateutil::parse(text, default, this_year).is_none()
                 {
                     found.push(i);
                 }

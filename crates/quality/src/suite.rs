@@ -234,4 +234,30 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn dateutil_parseable_is_in_the_catalog_and_evaluated() {
+        let suite = load(json!({"name": "s", "expectations": [
+            {"type": "ExpectColumnValuesToBeDateutilParseable",
+             "kwargs": {"column": "created_at", "mostly": 0.9, "result_format": "SUMMARY"}}
+        ]}))
+        .expect("GE's kwargs");
+        let spec = suite.expectations[0].spec;
+        assert_eq!(spec.name, "expect_column_values_to_be_dateutil_parseable");
+        assert!(spec.evaluated);
+        let err = load(json!({"name": "s", "expectations": [
+            {"type": "expect_column_values_to_be_dateutil_parseable", "kwargs": {"mostly": 0.9}}
+        ]}))
+        .expect_err("no column");
+        assert!(err.to_string().ends_with("missing kwarg `column`"), "{err}");
+        let err = load(json!({"name": "s", "expectations": [
+            {"type": "expect_column_values_to_be_dateutil_parseable",
+             "kwargs": {"column": "created_at", "dayfirst": true}}
+        ]}))
+        .expect_err("dateutil options are not GE kwargs");
+        assert!(
+            err.to_string().contains("unknown kwarg `dayfirst`"),
+            "{err}"
+        );
+    }
 }

@@ -1,6 +1,14 @@
 //! Running a suite against a table of a DataFusion session and shaping the answer like GE's
 //! validation result. Column map expectations are one counting query plus one query for the
 //! unexpected rows (the first 20, or all for `COMPLETE`), so memory stays bounded by the result.
+//!
+//! This module holds the [`Validator`], the suite loop and the table, aggregate and query
+//! expectations; column map expectations live in [`column_map`], pair and multicolumn ones in
+//! [`multi_column`], and both are shaped into GE's map result by [`map_result`].
+
+mod column_map;
+mod map_result;
+mod multi_column;
 
 use dataflow_engine::datafusion::arrow::array::{Array, Int64Array, RecordBatch};
 use dataflow_engine::datafusion::arrow::datatypes::DataType;
@@ -39,7 +47,7 @@ impl ResultFormat {
 }
 
 /// Values GE lists in `partial_unexpected_list`.
-const PARTIAL: usize = 20;
+pub(crate) const PARTIAL: usize = 20;
 
 /// Validates tables of one session.
 #[derive(Clone)]
@@ -67,26 +75,6 @@ impl Outcome {
     }
 }
 
-/// The counts of a row-by-row expectation.
-struct Tally {
-    elements: i64,
-    /// Rows not tested (nulls, or rows left out by `ignore_row_if`).
-    missing: i64,
-    unexpected: i64,
-    /// `not_be_null` / `be_null`: nulls are the subject, percentages are of all rows.
-    about_nulls: bool,
-}
-
-/// The unexpected rows found (the first 20, or all for COMPLETE), in table order.
-struct Found {
-    /// As GE prints them.
-    shown: Vec<Value>,
-    /// As GE counts them in `partial_unexpected_counts`.
-    counted: Vec<Value>,
-    indexes: Vec<Value>,
-    has_index: bool,
-}
-
 /// What the table looks like.
 pub(crate) struct TableInfo {
     pub(crate) name: String,
@@ -109,10 +97,6 @@ fn number(batches: &[RecordBatch], column: usize) -> i64 {
                 .map(|a| a.value(0))
         })
         .unwrap_or(0)
-}
-
-fn kwarg_f64(e: &Expectation, key: &str) -> Option<f64> {
-    e.kwargs.get(key).and_then(Value::as_f64)
 }
 
 impl Validator {
@@ -280,68 +264,6 @@ impl Validator {
         })
     }
 
-    /// The counts of every SQL column map expectation of a suite in one scan of the table:
-    /// rows, non-null values and unexpected values per expectation, by position. Anything
-    /// that cannot be counted this way (or a failing combined query) is counted on its own.
-    async fn count_all(
-        &self,
-        info: &TableInfo,
-        suite: &Suite,
-    ) -> std::collections::HashMap<usize, (i64, i64, i64)> {
-        let mut items = vec!["count(*) as total".to_string()];
-        let mut positions = Vec::new();
-        for (i, e) in suite.expectations.iter().enumerate() {
-            let Some(column) = e.kwargs.get("column").and_then(Value::as_str) else {
-                continue;
-            };
-            let Some((_, data_type)) = info.columns.iter().find(|(n, _)| n == column) else {
-                continue;
-            };
-            let kind = e.expectation_type.as_str();
-            if e.spec.family != Family::ColumnMap
-                || !e.spec.evaluated
-                || kind == "expect_column_values_to_be_unique"
-                || kind.contains("_of_type")
-                || kind.contains("in_type_list")
-                || crate::ordered::is_row_check(kind)
-            {
-                continue;
-            }
-            let Ok((condition, _)) = crate::map_sql::unexpected_condition(e, column, data_type)
-            else {
-                continue;
-            };
-            items.push(format!("count({}) as n{i}", ident(column)));
-            items.push(format!(
-                "coalesce(sum(case when {condition} then 1 else 0 end), 0) as u{i}"
-            ));
-            positions.push(i);
-        }
-        let mut counted = std::collections::HashMap::new();
-        if positions.is_empty() {
-            return counted;
-        }
-        let sql = format!("select {} from {}", items.join(", "), info.name);
-        let combined = self.query(&sql).await;
-        if let Err(message) = &combined {
-            tracing::debug!(error = %message, "one-scan counting failed; counting one by one");
-        }
-        if let Ok(batches) = combined {
-            let total = number(&batches, 0);
-            for (k, i) in positions.into_iter().enumerate() {
-                counted.insert(
-                    i,
-                    (
-                        total,
-                        number(&batches, 1 + 2 * k),
-                        number(&batches, 2 + 2 * k),
-                    ),
-                );
-            }
-        }
-        counted
-    }
-
     async fn evaluate(
         &self,
         info: &TableInfo,
@@ -361,188 +283,6 @@ impl Validator {
             Family::ColumnPair | Family::Multicolumn => self.multi_column(info, e).await,
             Family::Query => self.unexpected_rows(info, e).await,
         }
-    }
-
-    /// GE's result for a row-by-row expectation: counts, percentages and the value lists the
-    /// result format asks for, with `mostly` applied.
-    fn shape_map(
-        &self,
-        e: &Expectation,
-        tally: Tally,
-        found: Found,
-        nan_distinct: bool,
-        none_positions: &[bool],
-    ) -> Outcome {
-        let base = if tally.about_nulls {
-            tally.elements
-        } else {
-            tally.elements - tally.missing
-        };
-        let mostly = kwarg_f64(e, "mostly").unwrap_or(1.0);
-        let success = base == 0 || (base - tally.unexpected) as f64 / base as f64 >= mostly;
-        let percent = |part: i64, whole: i64| {
-            if whole == 0 {
-                Value::Null
-            } else {
-                Value::from(part as f64 / whole as f64 * 100.0)
-            }
-        };
-        let nonmissing = percent(tally.unexpected, base);
-        let mut result = Map::new();
-        result.insert("element_count".into(), Value::from(tally.elements));
-        result.insert("unexpected_count".into(), Value::from(tally.unexpected));
-        result.insert("unexpected_percent".into(), nonmissing.clone());
-        let partial: Vec<Value> = found.shown.iter().take(PARTIAL).cloned().collect();
-        result.insert("partial_unexpected_list".into(), Value::from(partial));
-        if !tally.about_nulls {
-            result.insert("missing_count".into(), Value::from(tally.missing));
-            result.insert(
-                "missing_percent".into(),
-                percent(tally.missing, tally.elements),
-            );
-            result.insert(
-                "unexpected_percent_total".into(),
-                percent(tally.unexpected, tally.elements)
-                    .as_f64()
-                    .map_or(Value::from(0.0), Value::from),
-            );
-            result.insert("unexpected_percent_nonmissing".into(), nonmissing);
-        }
-        if self.format >= ResultFormat::Summary {
-            // SUMMARY counts the first 20 unexpected values; COMPLETE all of them.
-            let counted: Vec<Value> = if self.format == ResultFormat::Complete {
-                found.counted.clone()
-            } else {
-                found.counted.iter().take(PARTIAL).cloned().collect()
-            };
-            if let Some(counts) =
-                crate::counts::value_counts(&counted, nan_distinct, none_positions)
-            {
-                result.insert("partial_unexpected_counts".into(), counts);
-            }
-            if found.has_index {
-                let partial_indexes: Vec<Value> =
-                    found.indexes.iter().take(PARTIAL).cloned().collect();
-                result.insert(
-                    "partial_unexpected_index_list".into(),
-                    Value::from(partial_indexes),
-                );
-            }
-        }
-        // (GE leaves the names out of `be_null` results.)
-        if !self.index_columns.is_empty()
-            && self.format >= ResultFormat::Summary
-            && e.expectation_type != "expect_column_values_to_be_null"
-        {
-            result.insert(
-                "unexpected_index_column_names".into(),
-                Value::from(self.index_columns.clone()),
-            );
-        }
-        if self.format == ResultFormat::Complete {
-            result.insert("unexpected_list".into(), Value::from(found.shown));
-            if found.has_index {
-                result.insert("unexpected_index_list".into(), Value::from(found.indexes));
-            }
-        }
-        Outcome {
-            success,
-            result,
-            exception: None,
-        }
-    }
-
-    async fn multi_column(&self, info: &TableInfo, e: &Expectation) -> Outcome {
-        let check = match crate::multi::row_check(e) {
-            Ok(check) => check,
-            Err(message) => return Outcome::exception(message),
-        };
-        if let Some(missing) = check
-            .columns
-            .iter()
-            .find(|c| !info.columns.iter().any(|(n, _)| n == *c))
-        {
-            return Outcome::exception(format!(
-                "Error: The column \"{missing}\" in BatchData does not exist."
-            ));
-        }
-        let (table, ignored) = (&info.name, &check.ignored);
-        // Rows left out by ignore_row_if are missing; the rest are tested.
-        let source = match &check.window {
-            Some(window) => format!("(select *, {window} from {table} where not ({ignored})) as t"),
-            None => format!("(select * from {table} where not ({ignored})) as t"),
-        };
-        let counts = format!(
-            "select count(*), coalesce(sum(case when {ignored} then 1 else 0 end), 0) from {table}"
-        );
-        let tested = format!("select count(*) from {source} where {}", check.unexpected);
-        let (counted, unexpected_rows) =
-            match (self.query(&counts).await, self.query(&tested).await) {
-                (Ok(a), Ok(b)) => (a, b),
-                (Err(message), _) | (_, Err(message)) => return Outcome::exception(message),
-            };
-        let (elements, missing) = (number(&counted, 0), number(&counted, 1));
-        let unexpected_count = number(&unexpected_rows, 0);
-        let columns = check
-            .columns
-            .iter()
-            .map(|c| ident(c))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let (extra, order) = self.index_select();
-        let select = format!("{columns}{extra}");
-        let limit = if self.format == ResultFormat::Complete {
-            String::new()
-        } else {
-            format!(" limit {PARTIAL}")
-        };
-        let rows = format!(
-            "select {select} from {source} where {}{order}{limit}",
-            check.unexpected
-        );
-        let batches = match self.query(&rows).await {
-            Ok(b) => b,
-            Err(message) => return Outcome::exception(message),
-        };
-        let width = check.columns.len();
-        let (mut shown, mut counted_values, mut indexes) = (Vec::new(), Vec::new(), Vec::new());
-        for batch in &batches {
-            for row in 0..batch.num_rows() {
-                let values = (0..width)
-                    .map(|c| sql::json_value(batch.column(c), row))
-                    .collect();
-                let (printed, listed) = crate::multi::shape(&check, values);
-                shown.push(printed);
-                counted_values.push(listed);
-                if self.has_index() {
-                    indexes.push(self.index_entry(batch, row, &check.columns));
-                }
-            }
-        }
-        // Nulls of non-float columns are Python's None when GE sorts the counts.
-        let none_positions: Vec<bool> = check
-            .columns
-            .iter()
-            .map(|c| {
-                !info
-                    .columns
-                    .iter()
-                    .any(|(n, t)| n == c && matches!(t, DataType::Float32 | DataType::Float64))
-            })
-            .collect();
-        let tally = Tally {
-            elements,
-            missing,
-            unexpected: unexpected_count,
-            about_nulls: false,
-        };
-        let found = Found {
-            shown,
-            counted: counted_values,
-            indexes,
-            has_index: self.has_index(),
-        };
-        self.shape_map(e, tally, found, false, &none_positions)
     }
 
     /// `unexpected_rows_expectation`: a query (with `{batch}` standing for the data) returning
@@ -596,6 +336,28 @@ impl Validator {
         }
     }
 
+    /// Runs `sql` and hands each batch to `each` as it arrives, holding no more than one.
+    async fn for_each_batch(
+        &self,
+        sql: &str,
+        mut each: impl FnMut(&RecordBatch) -> std::result::Result<(), String>,
+    ) -> std::result::Result<(), String> {
+        let mut stream = self
+            .ctx
+            .sql(sql)
+            .await
+            .map_err(|e| e.to_string())?
+            .execute_stream()
+            .await
+            .map_err(|e| e.to_string())?;
+        while let Some(batch) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+            each(&batch.map_err(|e| e.to_string())?)?;
+        }
+        Ok(())
+    }
+
+    /// A column aggregate expectation: the column streams through [`crate::aggregate::Column`]
+    /// (twice for stdev), which keeps only what the expectation needs.
     async fn column_aggregate(&self, info: &TableInfo, e: &Expectation) -> Outcome {
         let Some(column) = e.kwargs.get("column").and_then(Value::as_str) else {
             return Outcome::exception("`column` must be a string".into());
@@ -605,39 +367,35 @@ impl Validator {
                 "Error: The column \"{column}\" in BatchData does not exist."
             ));
         };
-        // The column in table order (pandas sums in that order).
+        // The column in table order (pandas sums in that order; with an index column,
+        // DataFusion sorts by it first).
         let order = self
             .index_column
             .as_deref()
             .map(|i| format!(" order by {}", ident(i)))
             .unwrap_or_default();
-        let batches = match self
-            .query(&format!(
-                "select {} from {}{order}",
-                ident(column),
-                info.name
-            ))
-            .await
+        let sql = format!("select {} from {}{order}", ident(column), info.name);
+        let needs = crate::aggregate::Needs::of(&e.expectation_type);
+        let rows = usize::try_from(info.rows).unwrap_or(0);
+        let mut values = crate::aggregate::Column::new(data_type, needs, rows);
+        let read = self
+            .for_each_batch(&sql, |batch| values.push(batch.column(0)))
+            .await;
+        if let Err(message) = read {
+            return Outcome::exception(message);
+        }
+        values.finish();
+        if needs == crate::aggregate::Needs::Deviation
+            && let Some(mut deviations) = values.deviations()
         {
-            Ok(b) => b,
-            Err(message) => return Outcome::exception(message),
-        };
-        let arrays: Vec<_> = batches.iter().map(|b| b.column(0).clone()).collect();
-        // Numeric statistics need only the numbers (8 bytes a row); value sets need values.
-        let with_values = !matches!(
-            e.expectation_type.as_str(),
-            "expect_column_mean_to_be_between"
-                | "expect_column_median_to_be_between"
-                | "expect_column_stdev_to_be_between"
-                | "expect_column_sum_to_be_between"
-                | "expect_column_quantile_values_to_be_between"
-                | "expect_column_min_to_be_between"
-                | "expect_column_max_to_be_between"
-        );
-        let values = match crate::aggregate::Column::from_arrays(&arrays, data_type, with_values) {
-            Ok(values) => values,
-            Err(message) => return Outcome::exception(message),
-        };
+            let read = self
+                .for_each_batch(&sql, |batch| deviations.push(batch.column(0)))
+                .await;
+            if let Err(message) = read {
+                return Outcome::exception(message);
+            }
+            values.set_squares(deviations.finish());
+        }
         match crate::aggregate::evaluate(e, &values) {
             Ok((success, result)) => Outcome {
                 success,
@@ -646,183 +404,5 @@ impl Validator {
             },
             Err(message) => Outcome::exception(message),
         }
-    }
-
-    /// A column map expectation decided in Rust over the column in table order.
-    async fn row_by_row(
-        &self,
-        info: &TableInfo,
-        e: &Expectation,
-        column: &str,
-        data_type: &DataType,
-    ) -> Outcome {
-        let (extra, order) = self.index_select();
-        let select = format!("{}{extra}", ident(column));
-        let tested = [column.to_string()];
-        let batches = match self
-            .query(&format!("select {select} from {}{order}", info.name))
-            .await
-        {
-            Ok(b) => b,
-            Err(message) => return Outcome::exception(message),
-        };
-        let (mut values, mut indexes) = (Vec::new(), Vec::new());
-        for batch in &batches {
-            for row in 0..batch.num_rows() {
-                // Nulls stay null here (not NaT): they are skipped, never unexpected.
-                values.push(if batch.column(0).is_null(row) {
-                    Value::Null
-                } else {
-                    sql::json_value(batch.column(0), row)
-                });
-                if self.has_index() {
-                    indexes.push(self.index_entry(batch, row, &tested));
-                }
-            }
-        }
-        let positions = match crate::ordered::unexpected(e, &values) {
-            Ok(p) => p,
-            Err(message) => return Outcome::exception(message),
-        };
-        let shown: Vec<Value> = positions.iter().map(|&i| values[i].clone()).collect();
-        let tally = Tally {
-            elements: values.len() as i64,
-            missing: values.iter().filter(|v| v.is_null()).count() as i64,
-            unexpected: positions.len() as i64,
-            about_nulls: false,
-        };
-        let found = Found {
-            counted: shown.clone(),
-            shown,
-            indexes: positions
-                .iter()
-                .filter_map(|&i| indexes.get(i).cloned())
-                .collect(),
-            has_index: self.has_index(),
-        };
-        let nan_distinct = matches!(data_type, DataType::Float32 | DataType::Float64);
-        self.shape_map(e, tally, found, nan_distinct, &[])
-    }
-
-    async fn column_map(
-        &self,
-        info: &TableInfo,
-        e: &Expectation,
-        counted: Option<(i64, i64, i64)>,
-    ) -> Outcome {
-        let Some(column) = e.kwargs.get("column").and_then(Value::as_str) else {
-            return Outcome::exception("`column` must be a string".into());
-        };
-        let Some((_, data_type)) = info.columns.iter().find(|(n, _)| n == column) else {
-            return Outcome::exception(format!(
-                "Error: The column \"{column}\" in BatchData does not exist."
-            ));
-        };
-        if matches!(
-            e.expectation_type.as_str(),
-            "expect_column_values_to_be_of_type" | "expect_column_values_to_be_in_type_list"
-        ) {
-            return match crate::ordered::type_check(e, data_type) {
-                Ok((success, observed)) => {
-                    let mut result = Map::new();
-                    result.insert("observed_value".into(), Value::from(observed));
-                    Outcome {
-                        success,
-                        result,
-                        exception: None,
-                    }
-                }
-                Err(message) => Outcome::exception(message),
-            };
-        }
-        if crate::ordered::is_row_check(&e.expectation_type) {
-            return self.row_by_row(info, e, column, data_type).await;
-        }
-        let c = ident(column);
-        let unique = e.expectation_type == "expect_column_values_to_be_unique";
-        // Every row of a duplicated value is unexpected, as in GE: count each value's rows.
-        let table = if unique {
-            format!(
-                "(select *, count({c}) over (partition by {c}) as __dataflow_copies from {}) as t",
-                info.name
-            )
-        } else {
-            info.name.clone()
-        };
-        if e.expectation_type.ends_with("values_to_be_between") && sql::is_text(data_type) {
-            return Outcome::exception(
-                "Column values, min_value, and max_value must either be None or of the same type."
-                    .into(),
-            );
-        }
-        let (unexpected, about_nulls) = if unique {
-            (format!("{c} is not null and __dataflow_copies > 1"), false)
-        } else {
-            match crate::map_sql::unexpected_condition(e, column, data_type) {
-                Ok(condition) => condition,
-                Err(message) => return Outcome::exception(message),
-            }
-        };
-        let (elements, non_null, unexpected_count) = match counted {
-            Some(counts) => counts,
-            None => {
-                let counts = format!(
-                    "select count(*), count({c}), \
-                     coalesce(sum(case when {unexpected} then 1 else 0 end), 0) from {table}"
-                );
-                let batches = match self.query(&counts).await {
-                    Ok(b) => b,
-                    Err(message) => return Outcome::exception(message),
-                };
-                (
-                    number(&batches, 0),
-                    number(&batches, 1),
-                    number(&batches, 2),
-                )
-            }
-        };
-        // The unexpected values (and row indexes) in table order.
-        let limit = if self.format == ResultFormat::Complete {
-            String::new()
-        } else {
-            format!(" limit {PARTIAL}")
-        };
-        let (extra, order) = self.index_select();
-        let select = format!("{c}{extra}");
-        let tested = [column.to_string()];
-        // A second pass only when there is something to show.
-        let rows = format!("select {select} from {table} where {unexpected}{order}{limit}");
-        let batches = if unexpected_count == 0 {
-            Vec::new()
-        } else {
-            match self.query(&rows).await {
-                Ok(b) => b,
-                Err(message) => return Outcome::exception(message),
-            }
-        };
-        let mut values = Vec::new();
-        let mut indexes = Vec::new();
-        for batch in &batches {
-            for row in 0..batch.num_rows() {
-                values.push(sql::json_value(batch.column(0), row));
-                if self.has_index() {
-                    indexes.push(self.index_entry(batch, row, &tested));
-                }
-            }
-        }
-        let tally = Tally {
-            elements,
-            missing: elements - non_null,
-            unexpected: unexpected_count,
-            about_nulls,
-        };
-        let found = Found {
-            counted: values.clone(),
-            shown: values,
-            indexes,
-            has_index: self.has_index(),
-        };
-        let nan_distinct = matches!(data_type, DataType::Float32 | DataType::Float64);
-        self.shape_map(e, tally, found, nan_distinct, &[])
     }
 }
