@@ -51,6 +51,11 @@ pub enum Command {
     /// Run the scheduler in the foreground (SIGTERM: finish running tasks, then stop; a
     /// second SIGTERM stops them and hands them back).
     Scheduler(SchedulerArgs),
+    /// Alerts from the metadata store: evaluate the alert conditions and deliver them to the
+    /// webhook and Alertmanager of `alerts:` in dataflow.yml, or list them.
+    Alerts(AlertsArgs),
+    /// One screen for operators: last runs per DAG, failing checks, stale tables, open alerts.
+    Status,
     /// Serve /metrics (Prometheus), /health and /ready over HTTP, and run the scheduler in the
     /// same process (unless --no-scheduler or `serve.scheduler: false`).
     Serve(ServeArgs),
@@ -91,6 +96,23 @@ pub enum QualityAction {
         #[arg(long, default_value_t = 20)]
         limit: i64,
     },
+}
+
+/// Options of `alerts`.
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: AlertsAction,
+}
+
+/// `alerts` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AlertsAction {
+    /// Evaluate every condition now; record new and resolved alerts; send what is due.
+    Evaluate,
+    /// Alerts firing now and those resolved in the last day.
+    List,
 }
 
 /// Options of `checkpoint`.

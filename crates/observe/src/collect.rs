@@ -9,6 +9,7 @@ use dataflow_orchestrator::store::{Db, Row, Store};
 
 use crate::catalog::{self, DURATION_BUCKETS, Metric};
 use crate::exposition::{Family, Sample};
+use crate::history;
 
 /// A store query failed.
 pub type Error = dataflow_orchestrator::Error;
@@ -187,21 +188,11 @@ pub async fn from_store(
 
     out.push(errors(db).await?);
 
-    let loads = db
-        .query(
-            "SELECT target, MAX(ended_at) FROM stage_runs WHERE target IS NOT NULL \
-             AND status = 'success' AND stage IN ('ingest', 'seed', 'model', 'stream') \
-             AND NOT (stage IN ('ingest', 'stream') AND COALESCE(records, 0) = 0) \
-             GROUP BY target ORDER BY target",
-            &[],
-        )
-        .await?;
     let mut last_load = Family::new(catalog::TABLE_LAST_LOAD);
     let mut freshness = Family::new(catalog::DATA_FRESHNESS);
-    for r in &loads {
-        let (table, at) = (r.str(0)?, r.i64(1)?);
-        last_load.push(&[table], seconds(at));
-        freshness.push(&[table], seconds(now_us.saturating_sub(at)).max(0.0));
+    for (table, at) in history::last_loads(db).await? {
+        last_load.push(&[&table], seconds(at));
+        freshness.push(&[&table], seconds(now_us.saturating_sub(at)).max(0.0));
     }
     out.push(last_load);
     out.push(freshness);
@@ -228,22 +219,9 @@ async fn errors(db: &Db) -> Result<Family, Error> {
 
 /// The quality families: latest score per table and suite, validations, expectations.
 async fn quality(db: &Db) -> Result<Vec<Family>, Error> {
-    let latest = db
-        .query(
-            "SELECT q.data, q.suite, q.data_quality_score, q.success_percent \
-             FROM quality_results q JOIN (\
-               SELECT data, suite, MAX(id) AS id FROM quality_results GROUP BY data, suite\
-             ) l ON q.id = l.id ORDER BY q.data, q.suite",
-            &[],
-        )
-        .await?;
     let mut score = Family::new(catalog::DATA_QUALITY_SCORE);
-    for r in &latest {
-        let value = match r.opt_f64(2)? {
-            Some(s) => s,
-            None => r.f64(3)? / 100.0,
-        };
-        score.push(&[r.str(0)?, r.str(1)?], value);
+    for q in history::latest_quality(db).await? {
+        score.push(&[&q.table, &q.suite], q.score);
     }
     let totals = db
         .query(

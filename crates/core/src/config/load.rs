@@ -113,6 +113,7 @@ pub fn load_project_or_dbt(dir: &Path) -> Result<Project> {
                 sources: Default::default(),
                 orchestrator: Default::default(),
                 serve: Default::default(),
+                alerts: Default::default(),
             },
         });
     }

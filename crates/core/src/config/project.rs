@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::alerts::AlertsConfig;
 use super::orchestrator::OrchestratorConfig;
 use super::serve::ServeConfig;
 use super::source::SourceConfig;
@@ -33,6 +34,9 @@ pub struct ProjectConfig {
     /// The `dataflow serve` process: HTTP listener and hosted scheduler.
     #[serde(default)]
     pub serve: ServeConfig,
+    /// Alert delivery and thresholds of `dataflow alerts evaluate`.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
 }
 
 /// Lake location and storage options.

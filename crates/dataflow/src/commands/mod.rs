@@ -1,5 +1,6 @@
 //! One module per command; `run` dispatches.
 
+mod alerts;
 mod anomaly;
 mod checkpoint;
 mod dags;
@@ -17,6 +18,7 @@ mod scheduler;
 mod schema;
 mod serve;
 mod stages;
+mod status;
 mod tables;
 mod validate;
 
@@ -75,6 +77,14 @@ pub async fn run(cli: Cli, run_id: &RunId) -> anyhow::Result<()> {
         Command::Tasks(args) => runs::tasks(&load_project(&project_dir)?, args.action).await,
         Command::Logs(args) => runs::logs(&load_project(&project_dir)?, args).await,
         Command::Scheduler(_) => scheduler::run(&load_project(&project_dir)?).await,
+        Command::Alerts(args) => {
+            let project = load_project(&project_dir)?;
+            match args.action {
+                crate::cli::AlertsAction::Evaluate => alerts::evaluate(&project).await,
+                crate::cli::AlertsAction::List => alerts::list(&project).await,
+            }
+        }
+        Command::Status => status::run(&load_project(&project_dir)?).await,
         Command::Serve(args) => serve::run(&load_project(&project_dir)?, &args).await,
         Command::Tables(_) => {
             let project = load_project_or_dbt(&project_dir)?;

@@ -1,6 +1,7 @@
 //! Integration tests: the real `dataflow` binary on generated data, checked against the
 //! generator's manifest.
 
+mod alerts;
 mod cli;
 mod crash;
 mod formats;

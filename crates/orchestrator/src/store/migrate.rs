@@ -23,6 +23,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         "0003_stage_runs",
         include_str!("../../migrations/sqlite/0003_stage_runs.sql"),
     ),
+    (
+        "0004_alerts",
+        include_str!("../../migrations/sqlite/0004_alerts.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first; the same names as [`SQLITE`].
@@ -38,6 +42,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     (
         "0003_stage_runs",
         include_str!("../../migrations/postgres/0003_stage_runs.sql"),
+    ),
+    (
+        "0004_alerts",
+        include_str!("../../migrations/postgres/0004_alerts.sql"),
     ),
 ];
 
