@@ -1,6 +1,6 @@
 //! The parts of dbt's Jinja context that real projects lean on beyond `ref` and `source`:
 //! `adapter.dispatch` (a macro's `datafusion__` or `default__` implementation, or the built-in
-//! one), `adapter.quote`, `adapter.get_columns_in_relation`, `return()`, `execute`, and dbt's
+//! one), `adapter.quote`, `adapter.get_columns_in_relation`, `return()`, `log()`, `execute`, and dbt's
 //! own macros callable without the `dbt.` prefix (`{{ type_string() }}`).
 
 use std::sync::Arc;
@@ -139,6 +139,15 @@ pub fn install(env: &mut Environment<'_>, adapter: Adapter) {
     // renders the value and the caller receives it as text (which is what SQL-building
     // macros return).
     env.add_function("return", |value: Value| value);
+    // dbt's log(): to the log (info=True at info level), rendering nothing.
+    env.add_function("log", |message: Value, info: Option<bool>| -> Value {
+        if info.unwrap_or(false) {
+            tracing::info!(target: "dbt", "{message}");
+        } else {
+            tracing::debug!(target: "dbt", "{message}");
+        }
+        Value::from("")
+    });
     for name in GLOBAL_MACROS {
         let builtins = builtins.clone();
         env.add_function(*name, move |args: Rest<Value>| -> Result<Value, Error> {

@@ -104,15 +104,76 @@ pub fn write_manifest(
     write_json(&target.join("manifest.json"), &manifest)
 }
 
-/// The `unique_id` of a test.
+/// The `unique_id` of a test: `test.<project>.<name>`, or for a unit test
+/// `unit_test.<project>.<model>.<name>`.
 pub fn test_id(project: &DbtProject, name: &str) -> String {
-    format!("test.{}.{name}", project.name)
+    match project.unit_tests.iter().find(|t| t.spec.name == name) {
+        Some(unit) => format!("unit_test.{}.{}.{name}", project.name, unit.spec.model),
+        None => format!("test.{}.{name}", project.name),
+    }
 }
 
-/// Adds test nodes (`resource_type: test`, `test_metadata`, `attached_node`) to a manifest,
-/// with their edges in `parent_map` / `child_map`.
+/// A YAML value as JSON (for the manifest).
+fn json_of(value: &serde_yaml_ng::Value) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// Adds a unit test to the manifest's `unit_tests` (dbt v12), with its edge to its model.
+fn add_unit_test(manifest: &mut Value, project: &DbtProject, test: &SchemaTest) {
+    let Some(case) = &test.unit else { return };
+    let spec = &case.test.spec;
+    let id = test_id(project, &test.name);
+    let model = model_id(project, &spec.model);
+    let fqn: Vec<String> = project
+        .models
+        .iter()
+        .find(|m| m.name == spec.model)
+        .map(|m| m.fqn.clone())
+        .unwrap_or_else(|| vec![project.name.clone(), spec.model.clone()])
+        .into_iter()
+        .chain(std::iter::once(spec.name.clone()))
+        .collect();
+    let given: Vec<Value> = spec
+        .given
+        .iter()
+        .map(|g| {
+            json!({"input": g.input, "format": g.format.as_str(),
+                   "rows": g.rows.as_ref().map(json_of), "fixture": g.fixture})
+        })
+        .collect();
+    let expect = &spec.expect;
+    manifest["unit_tests"][&id] = json!({
+        "unique_id": id, "name": spec.name, "resource_type": "unit_test",
+        "package_name": project.name, "path": relative(project, &test.file),
+        "original_file_path": relative(project, &test.file), "fqn": fqn,
+        "model": spec.model, "description": spec.description.clone().unwrap_or_default(),
+        "given": given,
+        "expect": {"format": expect.format.as_str(), "rows": expect.rows.as_ref().map(json_of),
+                   "fixture": expect.fixture},
+        "overrides": {
+            "macros": spec.overrides.macros.iter().map(|(k, v)| (k.clone(), json_of(v))).collect::<serde_json::Map<_, _>>(),
+            "vars": spec.overrides.vars.iter().map(|(k, v)| (k.clone(), json_of(v))).collect::<serde_json::Map<_, _>>(),
+            "env_vars": spec.overrides.env_vars.iter().map(|(k, v)| (k.clone(), json_of(v))).collect::<serde_json::Map<_, _>>(),
+        },
+        "config": {"tags": spec.config.tags, "enabled": spec.config.enabled,
+                   "meta": json_of(&spec.config.meta)},
+        "depends_on": {"nodes": [model], "macros": []},
+    });
+    manifest["parent_map"][&id] = json!([model]);
+    if let Some(children) = manifest["child_map"][&model].as_array_mut() {
+        children.push(Value::from(id.clone()));
+    }
+    manifest["child_map"][&id] = json!([]);
+}
+
+/// Adds test nodes (`resource_type: test`, `test_metadata`, `attached_node`) and unit tests
+/// (`unit_tests`) to a manifest, with their edges in `parent_map` / `child_map`.
 pub fn add_tests(manifest: &mut Value, project: &DbtProject, tests: &[SchemaTest]) {
     for test in tests {
+        if test.unit.is_some() {
+            add_unit_test(manifest, project, test);
+            continue;
+        }
         let id = test_id(project, &test.name);
         let attached = if project.seeds.iter().any(|s| s.name == test.model) {
             seed_id(project, &test.model)
@@ -249,6 +310,7 @@ pub fn manifest(
             "adapter_type": "datafusion", "project_name": project.name,
         },
         "nodes": nodes, "sources": sources, "macros": {}, "exposures": {}, "metrics": {},
+        "unit_tests": {},
         "parent_map": parent_map, "child_map": child_map,
     })
 }

@@ -1,5 +1,6 @@
-//! Introspective macros (`dbt_utils.star`, `get_column_values`, `union_relations`, `unpivot`)
-//! need the warehouse while rendering, as in dbt. Rendering stays synchronous: a macro asks
+//! Introspective macros (`dbt_utils.star`, `get_column_values`, `union_relations`, `unpivot`,
+//! `get_relations_by_pattern`, `get_query_results_as_dict`, ...) need the warehouse while
+//! rendering, as in dbt. Rendering stays synchronous: a macro asks
 //! [`Introspection`] for an answer; an unknown one is recorded as a [`Request`] and a
 //! placeholder is rendered (dbt's parse-time behaviour). Before the model is built, the runner
 //! answers the requests from the session and renders the model again.
@@ -19,6 +20,18 @@ pub enum Request {
     Columns(String),
     /// The first column of a query's rows, as text.
     Values(String),
+    /// The relations (tables and views) the session holds.
+    Relations,
+    /// Every column of a query's rows, with typed values.
+    Table(String),
+}
+
+/// A query's rows by column: name and values (numbers, booleans, text, null).
+pub type QueryColumns = Vec<(String, Vec<serde_json::Value>)>;
+
+/// Relations that are dataflow's or dbt's own bookkeeping, never a project's data.
+fn internal(name: &str) -> bool {
+    name.starts_with("__") || name.starts_with("_dataflow") || name.starts_with("dbt_test__audit")
 }
 
 /// A column: name and SQL type.
@@ -29,6 +42,8 @@ pub type Column = (String, String);
 pub struct Introspection {
     columns: Mutex<BTreeMap<String, Vec<Column>>>,
     values: Mutex<BTreeMap<String, Vec<Option<String>>>>,
+    relations: Mutex<Option<Vec<String>>>,
+    tables: Mutex<BTreeMap<String, QueryColumns>>,
 }
 
 /// What one render asked and could not be told.
@@ -75,6 +90,24 @@ impl Introspection {
         found
     }
 
+    /// The relations of the session (sorted), or `None` (and a recorded miss) when not known.
+    pub fn relations(&self, misses: &Misses) -> Option<Vec<String>> {
+        let found = lock(&self.relations).clone();
+        if found.is_none() {
+            lock(misses).push(Request::Relations);
+        }
+        found
+    }
+
+    /// A query's columns and typed values, or `None` (and a recorded miss) when not known.
+    pub fn table(&self, sql: &str, misses: &Misses) -> Option<QueryColumns> {
+        let found = lock(&self.tables).get(sql).cloned();
+        if found.is_none() {
+            lock(misses).push(Request::Table(sql.to_string()));
+        }
+        found
+    }
+
     /// Answers `requests` from the session. Columns are always read fresh (a relation rebuilt
     /// in this run may have changed); an error names the relation or query.
     pub async fn resolve(&self, ctx: &SessionContext, requests: &[Request]) -> Result<(), String> {
@@ -115,8 +148,90 @@ impl Introspection {
                     }
                     lock(&self.values).insert(sql.clone(), values);
                 }
+                Request::Relations => {
+                    let state = ctx.state();
+                    let options = &state.config().options().catalog;
+                    let mut names: Vec<String> = ctx
+                        .catalog(&options.default_catalog)
+                        .and_then(|c| c.schema(&options.default_schema))
+                        .map(|s| s.table_names())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|n| !internal(n))
+                        .collect();
+                    names.sort();
+                    *lock(&self.relations) = Some(names);
+                }
+                Request::Table(sql) => {
+                    let failed = |e: &dyn std::fmt::Display| format!("{e}\nquery: {sql}");
+                    let frame = ctx.sql(sql).await.map_err(|e| failed(&e))?;
+                    let schema = frame.schema().as_arrow().clone();
+                    let batches = frame.collect().await.map_err(|e| failed(&e))?;
+                    let mut columns: QueryColumns = schema
+                        .fields()
+                        .iter()
+                        .map(|f| (f.name().clone(), Vec::new()))
+                        .collect();
+                    for batch in &batches {
+                        for (i, (_, values)) in columns.iter_mut().enumerate() {
+                            values.extend(json_values(batch.column(i)).map_err(|e| failed(&e))?);
+                        }
+                    }
+                    lock(&self.tables).insert(sql.clone(), columns);
+                }
             }
         }
         Ok(())
     }
+}
+
+/// A column's values as JSON: integers, floats and booleans as such, the rest as text.
+fn json_values(
+    array: &dataflow_engine::datafusion::arrow::array::ArrayRef,
+) -> Result<Vec<serde_json::Value>, dataflow_engine::datafusion::arrow::error::ArrowError> {
+    use dataflow_engine::datafusion::arrow::array::{BooleanArray, Float64Array, Int64Array};
+    use serde_json::Value;
+    let data_type = array.data_type();
+    let values: Vec<Value> = if data_type.is_integer() {
+        let cast = cast(array, &DataType::Int64)?;
+        let ints = cast.as_any().downcast_ref::<Int64Array>();
+        (0..array.len())
+            .map(|i| match ints {
+                Some(a) if a.is_valid(i) => Value::from(a.value(i)),
+                _ => Value::Null,
+            })
+            .collect()
+    } else if data_type.is_floating()
+        || matches!(
+            data_type,
+            DataType::Decimal128(..) | DataType::Decimal256(..)
+        )
+    {
+        let cast = cast(array, &DataType::Float64)?;
+        let floats = cast.as_any().downcast_ref::<Float64Array>();
+        (0..array.len())
+            .map(|i| match floats {
+                Some(a) if a.is_valid(i) => Value::from(a.value(i)),
+                _ => Value::Null,
+            })
+            .collect()
+    } else if data_type == &DataType::Boolean {
+        let bools = array.as_any().downcast_ref::<BooleanArray>();
+        (0..array.len())
+            .map(|i| match bools {
+                Some(a) if a.is_valid(i) => Value::from(a.value(i)),
+                _ => Value::Null,
+            })
+            .collect()
+    } else {
+        let cast = cast(array, &DataType::Utf8)?;
+        let text = cast.as_any().downcast_ref::<StringArray>();
+        (0..array.len())
+            .map(|i| match text {
+                Some(a) if a.is_valid(i) => Value::from(a.value(i)),
+                _ => Value::Null,
+            })
+            .collect()
+    };
+    Ok(values)
 }

@@ -2,8 +2,8 @@
 //! `source`, `config`, `var`, macros), the ref graph, and `view`/`table` materializations into
 //! the lake.
 //!
-//! This is the first slice of the layer: incremental and ephemeral models, seeds, tests,
-//! selection and the dbt artifacts come next.
+//! Also incremental and ephemeral models, seeds, data tests and dbt unit tests, selection,
+//! and the dbt artifacts.
 
 use std::collections::BTreeSet;
 
@@ -25,6 +25,8 @@ pub mod seed;
 pub mod select;
 pub mod sql_position;
 pub mod testing;
+pub mod unit;
+pub(crate) mod utils_macros;
 pub mod utils_tests;
 
 pub use error::{Error, Result};
@@ -32,12 +34,12 @@ pub use graph::build_order;
 pub use project::{DbtProject, Materialization, Model, ModelConfig, Seed, SourceTable};
 pub use render::{Compiled, RenderContext, compile};
 pub use run::{
-    Introspector, NodeResult, Recompile, RunOptions, Status, register_views, run, settle,
-    write_compiled,
+    BuildEvent, Introspector, NodeResult, Recompile, RunOptions, Status, register_views, run,
+    run_with_unit_tests, settle, write_compiled,
 };
 pub use schema_tests::{SchemaTest, Severity, schema_tests, singular_tests};
 pub use seed::load_seed;
-pub use select::select;
+pub use select::{select, select_tests};
 pub use testing::{TestResult, TestStatus, test};
 
 /// Renders every enabled model and returns them in build order, ephemeral models inlined as
@@ -65,6 +67,9 @@ pub fn compile_project(project: &DbtProject, ctx: &RenderContext) -> Result<Vec<
         compiled = render_all(&ephemeral)?;
     }
     compiled.retain(|m| m.config.enabled);
+    for model in &mut compiled {
+        model.unit_tests = unit_test_names(project, &model.name);
+    }
     let seeds: BTreeSet<String> = project.seeds.iter().map(|s| s.name.clone()).collect();
     let order = build_order(&compiled, &seeds)?;
     let ordered: Vec<Compiled> = order.into_iter().map(|i| compiled[i].clone()).collect();
@@ -89,7 +94,8 @@ pub fn recompile(
         .filter(|m| m.materialization == Materialization::Ephemeral)
         .map(|m| m.name.clone())
         .collect();
-    let fresh = compile(project, model, ctx, &ephemeral)?;
+    let mut fresh = compile(project, model, ctx, &ephemeral)?;
+    fresh.unit_tests = unit_test_names(project, name);
     let models: Vec<Compiled> = all
         .iter()
         .map(|m| {
@@ -104,6 +110,16 @@ pub fn recompile(
         .into_iter()
         .find(|m| m.name == name)
         .ok_or_else(|| Error::Graph(format!("no model named `{name}`")))
+}
+
+/// The enabled unit tests of model `name`.
+fn unit_test_names(project: &DbtProject, name: &str) -> Vec<String> {
+    project
+        .unit_tests
+        .iter()
+        .filter(|t| t.spec.model == name && t.spec.config.enabled)
+        .map(|t| t.spec.name.clone())
+        .collect()
 }
 
 /// Prepends the CTEs of every (transitively) ref'd ephemeral model, in build order.

@@ -14,6 +14,8 @@ pub struct CrossDbMacros {
     pub introspection: Arc<crate::introspect::Introspection>,
     /// What this render asked and could not be told yet.
     pub misses: crate::introspect::Misses,
+    /// A unit test's macro overrides, by bare macro name: the value the macro returns.
+    pub overrides: std::collections::BTreeMap<String, Value>,
 }
 
 /// Positional arguments followed by optional keyword arguments, looked up either way.
@@ -183,6 +185,9 @@ impl CrossDbMacros {
 
     /// Renders macro `method` with `args`.
     pub fn render_macro(&self, method: &str, args: &[Value]) -> Result<Value, Error> {
+        if let Some(value) = self.overrides.get(method) {
+            return Ok(value.clone());
+        }
         let a = Args::new(args);
         let sql = match method {
             "generate_surrogate_key" | "surrogate_key" => {
@@ -279,6 +284,11 @@ impl CrossDbMacros {
             other => {
                 if let Some(result) =
                     crate::relation_macros::call(other, &a, &self.introspection, &self.misses)
+                {
+                    return result;
+                }
+                if let Some(result) =
+                    crate::utils_macros::call(other, &a, &self.introspection, &self.misses)
                 {
                     return result;
                 }

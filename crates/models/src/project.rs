@@ -287,6 +287,10 @@ pub struct DbtProject {
     /// Names of custom generic tests (`{% test name(model, ...) %}` blocks), callable from
     /// schema files; each is available to Jinja as the macro `test_<name>`.
     pub custom_tests: Vec<String>,
+    /// Unit tests (`unit_tests:` in property files), in file order.
+    pub unit_tests: Vec<crate::unit::UnitTest>,
+    /// The test paths (absolute); unit test fixture files live in their `fixtures/` folders.
+    pub test_paths: Vec<PathBuf>,
 }
 
 impl DbtProject {
@@ -447,6 +451,7 @@ impl DbtProject {
         let mut models = Vec::new();
         let mut sources = Vec::new();
         let mut schema_files = Vec::new();
+        let mut unit_tests = Vec::new();
         for model_path in &project.model_paths {
             let root = dir.join(model_path);
             let mut sql_files = Vec::new();
@@ -501,6 +506,7 @@ impl DbtProject {
                 let tree: Value = serde_yaml_ng::from_str(&text).map_err(invalid)?;
                 let schema: SchemaFile =
                     serde_yaml_ng::from_value(tree.clone()).map_err(invalid)?;
+                unit_tests.extend(crate::unit::spec::parse(&path, &text)?);
                 schema_files.push((path.clone(), tree));
                 for source in schema.sources {
                     for table in source.tables {
@@ -631,7 +637,11 @@ impl DbtProject {
         for test_path in &project.test_paths {
             files_with_extension(&dir.join(test_path), &["sql"], &mut test_files);
         }
-        test_files.retain(|p| !p.components().any(|c| c.as_os_str() == "generic"));
+        // Generic tests are macros; unit test fixtures are data.
+        test_files.retain(|p| {
+            !p.components()
+                .any(|c| c.as_os_str() == "generic" || c.as_os_str() == "fixtures")
+        });
         test_files.sort();
         let mut singular_tests = Vec::new();
         for path in test_files {
@@ -648,7 +658,10 @@ impl DbtProject {
                 path,
             });
         }
+        crate::unit::spec::check_unique(&unit_tests)?;
         Ok(DbtProject {
+            test_paths: project.test_paths.iter().map(|p| dir.join(p)).collect(),
+            unit_tests,
             custom_tests,
             singular_tests,
             seeds,

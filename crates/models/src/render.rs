@@ -35,6 +35,8 @@ pub struct Compiled {
     /// Why the model did not render: it fails (and its descendants are skipped) while the
     /// rest of the project runs.
     pub render_error: Option<String>,
+    /// Names of the enabled unit tests of this model (for selection).
+    pub unit_tests: Vec<String>,
 }
 
 impl Compiled {
@@ -51,6 +53,7 @@ impl Compiled {
             config: model.config.clone(),
             pending: Vec::new(),
             render_error: Some(error.to_string()),
+            unit_tests: Vec::new(),
         }
     }
 }
@@ -85,12 +88,88 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// How a unit test renders its model: its `given` inputs stand in for the relations the model
+/// reads, and its overrides replace macros, context values, vars and env vars.
+#[derive(Debug, Clone, Default)]
+pub struct Mocks {
+    /// Model or seed name to the relation holding its mocked rows.
+    pub refs: BTreeMap<String, String>,
+    /// `(source, table)` to the relation holding its mocked rows.
+    pub sources: BTreeMap<(String, String), String>,
+    /// What `{{ this }}` names: the mocked `this` input, else the model itself.
+    pub this: Option<String>,
+    /// `overrides.macros`: a macro (or context value such as `invocation_id`) to what it returns.
+    pub macros: BTreeMap<String, Value>,
+    /// `overrides.vars`.
+    pub vars: BTreeMap<String, Value>,
+    /// `overrides.env_vars`.
+    pub env_vars: BTreeMap<String, String>,
+}
+
+/// Names of the render context's values (not callables) a unit test may override.
+const CONTEXT_VALUES: &[&str] = &["invocation_id", "run_started_at"];
+
+/// A YAML value as a Jinja value.
+fn jinja_value(value: &Value) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(value.clone()))
+}
+
+/// Whether an override value is true as Jinja would see it (`is_incremental: true`).
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => *b,
+        Value::String(s) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"),
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Value::Null => false,
+        _ => true,
+    }
+}
+
+impl Mocks {
+    /// Jinja that rebinds overridden project macros at the top of the model (on its first line,
+    /// so error lines stay right): a macro named `x` becomes a function returning the value.
+    fn prologue(&self) -> String {
+        self.macros
+            .keys()
+            .filter(|name| {
+                !name.contains('.')
+                    && name.as_str() != "is_incremental"
+                    && !CONTEXT_VALUES.contains(&name.as_str())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !name.starts_with(|c: char| c.is_ascii_digit())
+            })
+            .map(|name| format!("{{% set {name} = __dbt_unit_override('{name}') %}}"))
+            .collect()
+    }
+}
+
 /// Renders one model.
 pub fn compile(
     project: &DbtProject,
     model: &Model,
     ctx: &RenderContext,
     ephemeral: &std::collections::BTreeSet<String>,
+) -> Result<Compiled> {
+    compile_inner(project, model, ctx, ephemeral, None)
+}
+
+/// Renders a model for a unit test: `ref()` and `source()` name the mocked inputs (an input
+/// the test does not give is an error), and the overrides apply.
+pub fn compile_mocked(
+    project: &DbtProject,
+    model: &Model,
+    ctx: &RenderContext,
+    mocks: &Mocks,
+) -> Result<Compiled> {
+    compile_inner(project, model, ctx, &Default::default(), Some(mocks))
+}
+
+fn compile_inner(
+    project: &DbtProject,
+    model: &Model,
+    ctx: &RenderContext,
+    ephemeral: &std::collections::BTreeSet<String>,
+    mocks: Option<&Mocks>,
 ) -> Result<Compiled> {
     let refs = Arc::new(Mutex::new(Vec::<String>::new()));
     let sources = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -100,6 +179,7 @@ pub fn compile(
     {
         let refs = refs.clone();
         let ephemeral = ephemeral.clone();
+        let mocked = mocks.map(|m| m.refs.clone());
         env.add_function(
             "ref",
             move |args: Rest<String>| -> std::result::Result<String, minijinja::Error> {
@@ -108,6 +188,15 @@ pub fn compile(
                     .cloned()
                     .ok_or_else(|| jinja_error("ref() needs a model name".into()))?;
                 lock(&refs).push(name.clone());
+                if let Some(mocked) = &mocked {
+                    return mocked.get(&name).cloned().ok_or_else(|| {
+                        jinja_error(format!(
+                            "the model reads `ref('{name}')`, which is not a `given` input of \
+                             the unit test; add `- input: ref('{name}')` with its rows \
+                             (`rows: []` for none)"
+                        ))
+                    });
+                }
                 Ok(if ephemeral.contains(&name) {
                     cte_name(&name)
                 } else {
@@ -119,6 +208,7 @@ pub fn compile(
     {
         let sources = sources.clone();
         let declared = project.sources.clone();
+        let mocked = mocks.map(|m| m.sources.clone());
         env.add_function(
             "source",
             move |source: String, table: String| -> std::result::Result<String, minijinja::Error> {
@@ -146,6 +236,18 @@ pub fn compile(
                     )));
                 };
                 lock(&sources).push(found.identifier.clone());
+                if let Some(mocked) = &mocked {
+                    return mocked
+                        .get(&(source.clone(), table.clone()))
+                        .cloned()
+                        .ok_or_else(|| {
+                            jinja_error(format!(
+                                "the model reads `source('{source}', '{table}')`, which is not a \
+                             `given` input of the unit test; add `- input: source('{source}', \
+                             '{table}')` with its rows (`rows: []` for none)"
+                            ))
+                        });
+                }
                 Ok(found.identifier.clone())
             },
         );
@@ -168,6 +270,9 @@ pub fn compile(
     {
         let mut vars = project.vars.clone();
         vars.extend(ctx.vars.clone());
+        if let Some(mocks) = mocks {
+            vars.extend(mocks.vars.clone());
+        }
         env.add_function(
             "var",
             move |name: String, default: Option<minijinja::Value>| -> std::result::Result<minijinja::Value, minijinja::Error> {
@@ -181,9 +286,15 @@ pub fn compile(
             },
         );
     }
+    let mocked_env = mocks.map(|m| m.env_vars.clone()).unwrap_or_default();
     env.add_function(
         "env_var",
-        |name: String, default: Option<String>| -> std::result::Result<String, minijinja::Error> {
+        move |name: String,
+              default: Option<String>|
+              -> std::result::Result<String, minijinja::Error> {
+            if let Some(value) = mocked_env.get(&name) {
+                return Ok(value.clone());
+            }
             match (std::env::var(&name), default) {
                 (Ok(value), _) => Ok(value),
                 (Err(_), Some(default)) => Ok(default),
@@ -197,14 +308,42 @@ pub fn compile(
         let config = config.clone();
         let exists = ctx.existing_tables.contains(&model.name);
         let full_refresh = ctx.full_refresh;
-        env.add_function("is_incremental", move || {
-            lock(&config).materialized == "incremental" && exists && !full_refresh
+        // A unit test runs the model as a full build unless it overrides is_incremental.
+        let mocked = mocks.map(|m| m.macros.get("is_incremental").is_some_and(truthy));
+        env.add_function("is_incremental", move || match mocked {
+            Some(incremental) => incremental,
+            None => lock(&config).materialized == "incremental" && exists && !full_refresh,
         });
     }
+    if let Some(mocks) = mocks {
+        let macros = mocks.macros.clone();
+        env.add_function(
+            "__dbt_unit_override",
+            move |name: String| -> std::result::Result<minijinja::Value, minijinja::Error> {
+                let value = macros.get(&name).map(jinja_value).unwrap_or_default();
+                Ok(minijinja::Value::from_function(
+                    move |_: Rest<minijinja::Value>| -> minijinja::Value { value.clone() },
+                ))
+            },
+        );
+    }
     let misses: crate::introspect::Misses = Arc::default();
+    // Overrides of dbt's and dbt_utils' macros, by bare name (`dbt_utils.star` and `star`).
+    let overrides = mocks
+        .map(|m| {
+            m.macros
+                .iter()
+                .map(|(name, value)| {
+                    let bare = name.rsplit('.').next().unwrap_or(name).to_string();
+                    (bare, jinja_value(value))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let builtins = Arc::new(crate::macros::CrossDbMacros {
         introspection: ctx.introspection.clone(),
         misses: misses.clone(),
+        overrides,
     });
     let cross_db = minijinja::Value::from_dyn_object(builtins.clone());
     env.add_global("dbt", cross_db.clone());
@@ -219,14 +358,24 @@ pub fn compile(
     );
 
     let offset = project.macros.lines().count();
-    let source = format!("{}{}", project.macros, model.raw_sql);
+    let prologue = mocks.map(Mocks::prologue).unwrap_or_default();
+    let source = format!("{}{prologue}{}", project.macros, model.raw_sql);
+    let context_value = |name: &str, default: &str| -> minijinja::Value {
+        match mocks.and_then(|m| m.macros.get(name)) {
+            Some(value) => jinja_value(value),
+            None => minijinja::Value::from(default),
+        }
+    };
+    let this = mocks
+        .and_then(|m| m.this.clone())
+        .unwrap_or_else(|| model.name.clone());
     let rendered = env
         .render_str(
             &source,
             context! {
-                this => model.name.clone(),
-                run_started_at => ctx.run_started_at.clone(),
-                invocation_id => ctx.invocation_id.clone(),
+                this => this,
+                run_started_at => context_value("run_started_at", &ctx.run_started_at),
+                invocation_id => context_value("invocation_id", &ctx.invocation_id),
                 target => context! { name => "dev", type => "datafusion", schema => "lake" },
             },
         )
@@ -312,6 +461,7 @@ pub fn compile(
             pending
         },
         render_error: None,
+        unit_tests: Vec::new(),
     })
 }
 

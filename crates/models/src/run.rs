@@ -251,6 +251,57 @@ pub async fn run(
     options: &RunOptions,
     mut report: impl FnMut(usize, &NodeResult),
 ) -> Vec<NodeResult> {
+    let (results, _) = run_inner(ctx, lake, models, options, &[], &mut |event| {
+        if let BuildEvent::Model(position, result) = event {
+            report(position, result);
+        }
+    })
+    .await;
+    results
+}
+
+/// What [`run_with_unit_tests`] reports as it goes.
+#[derive(Debug)]
+pub enum BuildEvent<'a> {
+    /// A unit test ran, just before its model was to be built.
+    UnitTest(&'a crate::testing::TestResult),
+    /// A model finished (its position in finishing order among the models).
+    Model(usize, &'a NodeResult),
+}
+
+/// Builds `models` as [`run`] does, running each model's unit tests (from `unit_tests`) just
+/// before it is built, once its upstream models are, as `dbt build` does: a model whose unit
+/// test fails or errors is not built and is reported skipped, and so are its descendants.
+/// Returns the models' and the unit tests' results.
+pub async fn run_with_unit_tests(
+    ctx: &SessionContext,
+    lake: &Lake,
+    models: &[Compiled],
+    options: &RunOptions,
+    unit_tests: &[crate::schema_tests::SchemaTest],
+    mut report: impl FnMut(BuildEvent<'_>),
+) -> (Vec<NodeResult>, Vec<crate::testing::TestResult>) {
+    run_inner(ctx, lake, models, options, unit_tests, &mut report).await
+}
+
+/// How one model's task ended.
+enum Outcome {
+    /// Built: rows written (tables) and the SQL that ran.
+    Built(Option<u64>, String),
+    /// Rendering, planning or writing failed.
+    Failed(Error),
+    /// A unit test of the model did not pass.
+    Blocked,
+}
+
+async fn run_inner(
+    ctx: &SessionContext,
+    lake: &Lake,
+    models: &[Compiled],
+    options: &RunOptions,
+    unit_tests: &[crate::schema_tests::SchemaTest],
+    report: &mut dyn FnMut(BuildEvent<'_>),
+) -> (Vec<NodeResult>, Vec<crate::testing::TestResult>) {
     let index: HashMap<&str, usize> = models
         .iter()
         .enumerate()
@@ -270,13 +321,15 @@ pub async fn run(
     let mut done: Vec<Option<bool>> = vec![None; models.len()];
     let mut started = vec![false; models.len()];
     let mut results: Vec<NodeResult> = Vec::with_capacity(models.len());
+    let mut unit_results = Vec::new();
     let mut running = JoinSet::new();
     let mut tasks: HashMap<tokio::task::Id, usize> = HashMap::new();
-    let mut finish = |i: usize,
-                      status: Status,
-                      built: Option<(Option<u64>, String)>,
-                      seconds,
-                      results: &mut Vec<NodeResult>| {
+    let finish = |i: usize,
+                  status: Status,
+                  built: Option<(Option<u64>, String)>,
+                  seconds,
+                  results: &mut Vec<NodeResult>,
+                  report: &mut dyn FnMut(BuildEvent<'_>)| {
         let model: &Compiled = &models[i];
         let (rows, sql) = match built {
             Some((rows, sql)) => (rows, Some(sql)),
@@ -291,7 +344,7 @@ pub async fn run(
             seconds,
         };
         debug!(model = %result.name, status = ?result.status, seconds, "model done");
-        report(results.len(), &result);
+        report(BuildEvent::Model(results.len(), &result));
         results.push(result);
     };
     loop {
@@ -306,7 +359,7 @@ pub async fn run(
                 if upstream[i].iter().any(|&u| done[u] == Some(false)) {
                     started[i] = true;
                     done[i] = Some(false);
-                    finish(i, Status::Skipped, None, 0.0, &mut results);
+                    finish(i, Status::Skipped, None, 0.0, &mut results, &mut *report);
                     changed = true;
                 } else if running.len() < threads
                     && upstream[i].iter().all(|&u| done[u] == Some(true))
@@ -314,14 +367,34 @@ pub async fn run(
                     started[i] = true;
                     let (ctx, lake, model) = (ctx.clone(), lake.clone(), models[i].clone());
                     let options = options.clone();
+                    let tests: Vec<_> = unit_tests
+                        .iter()
+                        .filter(|t| t.model == model.name)
+                        .cloned()
+                        .collect();
                     let handle = running.spawn(async move {
                         let clock = Instant::now();
                         if let Some(error) = &model.render_error {
-                            return (Err(Error::Graph(error.clone())), 0.0);
+                            return (
+                                Outcome::Failed(Error::Graph(error.clone())),
+                                0.0,
+                                Vec::new(),
+                            );
+                        }
+                        // Unit tests first: their inputs' types come from the built parents.
+                        let mut unit = Vec::with_capacity(tests.len());
+                        for test in &tests {
+                            unit.push(crate::testing::run_one(&ctx, &lake, test).await);
+                        }
+                        if unit
+                            .iter()
+                            .any(|r| r.status != crate::testing::TestStatus::Pass)
+                        {
+                            return (Outcome::Blocked, clock.elapsed().as_secs_f64(), unit);
                         }
                         let outcome = match settle(&ctx, options.introspector.as_ref(), model).await
                         {
-                            Ok(model) => build(
+                            Ok(model) => match build(
                                 &ctx,
                                 &lake,
                                 &model,
@@ -329,10 +402,13 @@ pub async fn run(
                                 &options.project_dir,
                             )
                             .await
-                            .map(|rows| (rows, model.sql)),
-                            Err(err) => Err(err),
+                            {
+                                Ok(rows) => Outcome::Built(rows, model.sql),
+                                Err(err) => Outcome::Failed(err),
+                            },
+                            Err(err) => Outcome::Failed(err),
                         };
-                        (outcome, clock.elapsed().as_secs_f64())
+                        (outcome, clock.elapsed().as_secs_f64(), unit)
                     });
                     tasks.insert(handle.id(), i);
                 }
@@ -341,26 +417,35 @@ pub async fn run(
         let Some(joined) = running.join_next_with_id().await else {
             break;
         };
-        let (i, outcome, seconds) = match joined {
-            Ok((id, (outcome, seconds))) => (tasks.get(&id).copied(), outcome, seconds),
+        let (i, outcome, seconds, unit) = match joined {
+            Ok((id, (outcome, seconds, unit))) => (tasks.get(&id).copied(), outcome, seconds, unit),
             Err(err) => (
                 tasks.get(&err.id()).copied(),
-                Err(Error::Graph(format!("the model's task failed: {err}"))),
+                Outcome::Failed(Error::Graph(format!("the model's task failed: {err}"))),
                 0.0,
+                Vec::new(),
             ),
         };
+        for result in unit {
+            report(BuildEvent::UnitTest(&result));
+            unit_results.push(result);
+        }
         let Some(i) = i else { continue };
         let (status, built) = match outcome {
-            Ok(built) => (Status::Success, Some(built)),
-            Err(err) => {
+            Outcome::Built(rows, sql) => (Status::Success, Some((rows, sql))),
+            Outcome::Failed(err) => {
                 warn!(model = %models[i].name, error = %err, "model failed");
                 (Status::Error(err.to_string()), None)
             }
+            Outcome::Blocked => {
+                warn!(model = %models[i].name, "a unit test failed; model not built");
+                (Status::Skipped, None)
+            }
         };
         done[i] = Some(status == Status::Success);
-        finish(i, status, built, seconds, &mut results);
+        finish(i, status, built, seconds, &mut results, &mut *report);
     }
-    results
+    (results, unit_results)
 }
 
 /// Re-creates the run's views in `ctx` (views live in the session, not in the lake), so tests

@@ -49,6 +49,8 @@ pub struct SchemaTest {
     /// The Jinja the test was rendered from (custom and singular tests), and what its
     /// introspective macros still need: answered and rendered again before it runs.
     pub rerender: Option<(crate::project::Model, Vec<crate::introspect::Request>)>,
+    /// A unit test (`kind` is `unit`): run on mocked inputs instead of `sql`.
+    pub unit: Option<std::sync::Arc<crate::unit::UnitCase>>,
 }
 
 /// Answers a test's introspection questions from the session and renders it again (like
@@ -513,6 +515,7 @@ fn build(
         problem: None,
         columns_from,
         rerender,
+        unit: None,
     })
 }
 
@@ -550,6 +553,7 @@ fn broken(
         problem: Some(error.to_string()),
         columns_from: None,
         rerender: None,
+        unit: None,
     }
 }
 
@@ -618,7 +622,54 @@ pub fn schema_tests(
             test.name = format!("{}_{count}", test.name);
         }
     }
+    tests.extend(unit_tests(project, ctx));
     Ok(tests)
+}
+
+/// The project's enabled unit tests, as tests of their models. A unit test that cannot run
+/// (unknown model or input, malformed rows, missing fixture) carries the problem, naming its
+/// property file, and is that test's ERROR.
+pub fn unit_tests(project: &DbtProject, ctx: &crate::render::RenderContext) -> Vec<SchemaTest> {
+    let shared = std::sync::Arc::new(project.clone());
+    project
+        .unit_tests
+        .iter()
+        .filter(|t| t.spec.config.enabled)
+        // A disabled model's unit tests are off too.
+        .filter(|t| {
+            project
+                .models
+                .iter()
+                .find(|m| m.name == t.spec.model)
+                .is_none_or(|m| m.config.enabled)
+        })
+        .map(|test| SchemaTest {
+            name: test.spec.name.clone(),
+            kind: "unit".to_string(),
+            model: test.spec.model.clone(),
+            column: String::new(),
+            file: test.file.clone(),
+            sql: String::new(),
+            severity: Severity::Error,
+            warn_if: "!= 0".to_string(),
+            error_if: "!= 0".to_string(),
+            store_failures: false,
+            problem: crate::unit::check(project, test).err().map(|problem| {
+                Error::Project {
+                    path: test.file.clone(),
+                    message: format!("unit test `{}`: {problem}", test.spec.name),
+                }
+                .to_string()
+            }),
+            columns_from: None,
+            rerender: None,
+            unit: Some(std::sync::Arc::new(crate::unit::UnitCase {
+                test: test.clone(),
+                project: shared.clone(),
+                render: ctx.clone(),
+            })),
+        })
+        .collect()
 }
 
 /// Renders the project's singular tests: each file is a query whose rows are failures.
@@ -653,6 +704,7 @@ pub fn singular_tests(
                 columns_from: None,
                 rerender: (!compiled.pending.is_empty())
                     .then(|| (file.clone(), compiled.pending.clone())),
+                unit: None,
             },
             compiled.refs,
         ));

@@ -161,13 +161,17 @@ async fn column_list(
     Ok(items.join(", "))
 }
 
-/// Runs one test: count and sample the failing rows, classify, store failures if asked.
-async fn run_one(
+/// Runs one test: count and sample the failing rows, classify, store failures if asked (a
+/// unit test runs its model on its mocked inputs).
+pub(crate) async fn run_one(
     ctx: &SessionContext,
     lake: &Lake,
     schema_test: &crate::schema_tests::SchemaTest,
 ) -> TestResult {
     let started = Instant::now();
+    if let (Some(case), None) = (&schema_test.unit, &schema_test.problem) {
+        return crate::unit::run(ctx, case).await;
+    }
     if let Some(problem) = &schema_test.problem {
         return TestResult {
             name: schema_test.name.clone(),

@@ -1,7 +1,9 @@
 //! Golden tests: each directory under `tests/golden/` is a small dbt project. Its models are
-//! compiled with a fixed context and compared with `expected/<model>.sql`; the compiled models
-//! are then run on DataFusion over the project's seeds (registered as CSV tables) and compared
-//! with `expected/<model>.out` (skipped for models that read the clock). A project that must
+//! compiled with a fixed context and run on DataFusion over the project's seeds (registered as
+//! CSV tables), introspective macros answered from that session first; the SQL is compared
+//! with `expected/<model>.sql` and the rows with `expected/<model>.out` (skipped for models
+//! that read the clock). The project's unit tests then run in the same session and their
+//! outcomes (diffs, errors) are compared with `expected/unit_tests.out`. A project that must
 //! not compile is compared with `expected/error.txt` instead. `UPDATE_GOLDEN=1 cargo test -p
 //! dataflow-models --test golden` rewrites the expected files; review the diff before
 //! committing.
@@ -10,8 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use dataflow_engine::datafusion::arrow::util::pretty::pretty_format_batches;
-use dataflow_engine::datafusion::prelude::CsvReadOptions;
-use dataflow_models::{DbtProject, Materialization, RenderContext, compile_project};
+use dataflow_engine::datafusion::prelude::{CsvReadOptions, SessionContext};
+use dataflow_models::{DbtProject, Materialization, RenderContext, TestStatus, compile_project};
 
 fn context() -> RenderContext {
     RenderContext {
@@ -24,11 +26,17 @@ fn context() -> RenderContext {
     }
 }
 
-/// Runs the compiled models over the seeds; returns `<model>.out` texts.
+/// Runs the compiled models over the seeds (answering introspective macros first); returns
+/// the session, the models as run, and the `<model>.out` texts.
 async fn results(
     project: &DbtProject,
+    render: &RenderContext,
     models: &[dataflow_models::Compiled],
-) -> BTreeMap<String, String> {
+) -> (
+    SessionContext,
+    Vec<dataflow_models::Compiled>,
+    BTreeMap<String, String>,
+) {
     let ctx = dataflow_engine::session_context(Default::default());
     for seed in &project.seeds {
         ctx.register_csv(
@@ -40,7 +48,22 @@ async fn results(
         .expect("register a seed");
     }
     let mut out = BTreeMap::new();
+    let mut ran = Vec::new();
     for model in models {
+        let mut model = model.clone();
+        for _ in 0..4 {
+            if model.pending.is_empty() {
+                break;
+            }
+            render
+                .introspection
+                .resolve(&ctx, &model.pending)
+                .await
+                .expect("introspection answers");
+            model = dataflow_models::recompile(project, render, models, &model.name)
+                .expect("renders again");
+        }
+        ran.push(model.clone());
         if model.materialization == Materialization::Ephemeral {
             continue;
         }
@@ -75,12 +98,50 @@ async fn results(
         };
         out.insert(format!("{}.out", model.name), text);
     }
-    out
+    (ctx, ran, out)
+}
+
+/// Runs the project's unit tests in `ctx`; the outcome of each, in declaration order.
+async fn unit_results(
+    project: &DbtProject,
+    render: &RenderContext,
+    ctx: &SessionContext,
+) -> Option<String> {
+    let tests: Vec<_> = dataflow_models::schema_tests(project, render)
+        .expect("tests")
+        .into_iter()
+        .filter(|t| t.kind == "unit")
+        .collect();
+    if tests.is_empty() {
+        return None;
+    }
+    let lake_dir = tempfile::tempdir().expect("a lake directory");
+    let lake = dataflow_engine::Lake::open(
+        lake_dir.path().to_str().expect("a UTF-8 path"),
+        Default::default(),
+    )
+    .expect("a lake");
+    let results = dataflow_models::test(ctx, &lake, &tests, 1, |_, _| {}).await;
+    let mut text = String::new();
+    for test in &tests {
+        let result = results
+            .iter()
+            .find(|r| r.name == test.name)
+            .expect("every test ran");
+        let outcome = match &result.status {
+            TestStatus::Pass => "PASS".to_string(),
+            TestStatus::Fail(n) => format!("FAIL {n}\n{}", result.sample),
+            TestStatus::Warn(n) => format!("WARN {n}\n{}", result.sample),
+            TestStatus::Error(message) => format!("ERROR\n{message}"),
+        };
+        text.push_str(&format!("== {}: {outcome}\n", test.name));
+    }
+    Some(text)
 }
 
 async fn actual(dir: &Path) -> BTreeMap<String, String> {
-    let compiled =
-        DbtProject::load(dir).and_then(|p| compile_project(&p, &context()).map(|m| (p, m)));
+    let render = context();
+    let compiled = DbtProject::load(dir).and_then(|p| compile_project(&p, &render).map(|m| (p, m)));
     // A model that does not render is an error case too (the rest of a project would run).
     let compiled = compiled.and_then(|(p, models)| {
         let errors: Vec<&str> = models
@@ -93,17 +154,21 @@ async fn actual(dir: &Path) -> BTreeMap<String, String> {
             Err(dataflow_models::Error::Graph(errors.join("\n")))
         }
     });
+    let strip = |text: String| text.replace(&format!("{}/", dir.display()), "");
     match compiled {
-        Err(err) => {
-            let text = err.to_string().replace(&format!("{}/", dir.display()), "");
-            BTreeMap::from([("error.txt".to_string(), format!("{text}\n"))])
-        }
+        Err(err) => BTreeMap::from([(
+            "error.txt".to_string(),
+            format!("{}\n", strip(err.to_string())),
+        )]),
         Ok((project, models)) => {
-            let mut files: BTreeMap<String, String> = models
-                .iter()
-                .map(|m| (format!("{}.sql", m.name), format!("{}\n", m.sql)))
-                .collect();
-            files.extend(results(&project, &models).await);
+            let (ctx, ran, mut files) = results(&project, &render, &models).await;
+            files.extend(
+                ran.iter()
+                    .map(|m| (format!("{}.sql", m.name), format!("{}\n", m.sql))),
+            );
+            if let Some(text) = unit_results(&project, &render, &ctx).await {
+                files.insert("unit_tests.out".to_string(), strip(text));
+            }
             files
         }
     }

@@ -5,6 +5,10 @@ use predicates::prelude::*;
 
 use crate::support::TestProject;
 
+// dbt unit tests of models: their own file, a child module of this one.
+#[path = "models_unit.rs"]
+mod unit;
+
 const CONFIG: &str = "name: shop
 sources:
   orders:

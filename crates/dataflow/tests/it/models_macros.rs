@@ -192,3 +192,75 @@ fn an_unknown_relation_in_an_introspective_macro_names_the_model() {
         "{text}"
     );
 }
+
+#[test]
+fn relation_listing_query_results_nullcheck_and_group_by_macros_read_the_lake() {
+    let project = project();
+    write(&project, "seeds/orders_2023.csv", "id,note\n7,\n8,x\n");
+    model(
+        &project,
+        "all_orders",
+        "{{ dbt_utils.log_info('unioning the orders tables') }}\n\
+         {{ dbt_utils.union_relations(relations=dbt_utils.get_relations_by_prefix(target.schema, 'orders', exclude='%2023'), \
+         include=['id', 'status']) }}",
+        "table",
+    );
+    model(
+        &project,
+        "patterned",
+        "{% set relations = dbt_utils.get_relations_by_pattern('%', 'orders%') %}\n\
+         select {% for r in relations %}'{{ r.identifier }}'{% if not loop.last %} || ',' || {% endif %}{% endfor %} as names",
+        "table",
+    );
+    model(
+        &project,
+        "status_counts",
+        "{% set counts = dbt_utils.get_query_results_as_dict(\"select status, count(*) as n from \" ~ ref('orders') ~ \" group by status order by status\") %}\n\
+         select {% for status in counts['status'] %}{{ counts['n'][loop.index0] }} as {{ status }}{% if not loop.last %}, {% endif %}{% endfor %}",
+        "table",
+    );
+    model(
+        &project,
+        "by_name",
+        "select name, count(*) as n from {{ ref('orders') }} {{ dbt_utils.group_by(1) }}",
+        "table",
+    );
+    model(
+        &project,
+        "blanks",
+        "select 7 as id, '' as note union all select 8, 'x'",
+        "view",
+    );
+    model(
+        &project,
+        "notes",
+        "select *, note is null as missing from ({{ dbt_utils.nullcheck_table(ref('blanks')) }}) as t",
+        "table",
+    );
+    project.cmd().args(["models", "build"]).assert().success();
+
+    let unioned = rows(
+        &project,
+        "select _dbt_source_relation as rel, count(*) as n from all_orders group by 1 order by 1",
+    );
+    assert_eq!(unioned.len(), 1, "orders_2023 excluded: {unioned:?}");
+    assert_eq!(
+        (&unioned[0]["rel"], &unioned[0]["n"]),
+        (&Value::from("orders"), &Value::from(4))
+    );
+    let names = rows(&project, "select names from patterned");
+    assert_eq!(names[0]["names"], "orders,orders_2023");
+    let counts = rows(&project, "select * from status_counts");
+    assert_eq!(
+        (&counts[0]["open"], &counts[0]["paid"], &counts[0]["void"]),
+        (&Value::from(1), &Value::from(2), &Value::from(1))
+    );
+    assert_eq!(
+        rows(&project, "select count(*) as n from by_name")[0]["n"],
+        2,
+        "ann and bob"
+    );
+    let notes = rows(&project, "select id, missing from notes order by id");
+    assert_eq!(notes[0]["missing"], true, "{notes:?}");
+    assert_eq!(notes[1]["missing"], false, "{notes:?}");
+}

@@ -1,0 +1,1 @@
+select id, email, email like '%@%.%' as is_valid from customers

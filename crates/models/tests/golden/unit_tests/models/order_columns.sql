@@ -1,0 +1,2 @@
+select {{ dbt_utils.star(from=ref('stg_orders'), except=['status']) }}
+from {{ ref('stg_orders') }}

@@ -1,0 +1,4 @@
+select "id",
+  nullif("note", '') as "note",
+  nullif("code", '') as "code"
+from blanks
