@@ -7,7 +7,8 @@ use dataflow_core::config::Project;
 use dataflow_core::ids::RunId;
 use dataflow_engine::new_session;
 use dataflow_models::{
-    DbtProject, Materialization, RenderContext, Status, compile_project, write_compiled,
+    BuildEvent, DbtProject, Materialization, RenderContext, Status, TestStatus, compile_project,
+    write_compiled,
 };
 
 use dataflow_models::artifacts::{self, ResultEntry};
@@ -310,48 +311,111 @@ async fn run_one(
                 project_dir: project.dir.clone(),
                 introspector: Some(introspector.clone()),
             };
-            let results =
-                dataflow_models::run(&ctx, &lake, &models, &options, |position, result| {
-                    let (status, detail) = match &result.status {
-                        Status::Success => (
-                            "OK",
-                            result
-                                .rows
-                                .map(|r| format!(" ({r} rows)"))
-                                .unwrap_or_default(),
-                        ),
-                        Status::Error(message) => (
-                            "ERROR",
-                            format!("\n    {}", message.replace('\n', "\n    ")),
-                        ),
-                        Status::Skipped => ("SKIP", " (upstream failed)".to_string()),
-                    };
-                    println!(
-                        "{:>3} of {total} {status:<5} {} model {} [{:.2}s]{detail}",
-                        position + 1,
-                        result.materialization.as_str(),
-                        result.name,
-                        result.seconds
-                    );
-                })
-                .await;
-            let entries: Vec<ResultEntry> = results
+            // `build` runs each model's unit tests just before the model, as `dbt build` does.
+            let unit_tests: Vec<_> = if args.action == ModelsAction::Build {
+                dataflow_models::select_tests(
+                    &all_models,
+                    &declared_tests,
+                    &args.select,
+                    &args.exclude,
+                )?
+                .into_iter()
+                .filter(|t| t.kind == "unit")
+                .collect()
+            } else {
+                Vec::new()
+            };
+            let mut blocked = std::collections::BTreeSet::new();
+            let (results, unit_results) = dataflow_models::run_with_unit_tests(
+                &ctx,
+                &lake,
+                &models,
+                &options,
+                &unit_tests,
+                |event| match event {
+                    BuildEvent::UnitTest(result) => {
+                        if result.status != TestStatus::Pass
+                            && let Some(test) = unit_tests.iter().find(|t| t.name == result.name)
+                        {
+                            blocked.insert(test.model.clone());
+                        }
+                        let (status, detail) = match &result.status {
+                            TestStatus::Pass => ("PASS", String::new()),
+                            TestStatus::Fail(_) | TestStatus::Warn(_) => {
+                                ("FAIL", format!("\n{}", result.sample))
+                            }
+                            TestStatus::Error(message) => (
+                                "ERROR",
+                                format!("\n    {}", message.replace('\n', "\n    ")),
+                            ),
+                        };
+                        println!(
+                            "        {status:<5} unit test {} [{:.2}s]{detail}",
+                            result.name, result.seconds
+                        );
+                    }
+                    BuildEvent::Model(position, result) => {
+                        let (status, detail) = match &result.status {
+                            Status::Success => (
+                                "OK",
+                                result
+                                    .rows
+                                    .map(|r| format!(" ({r} rows)"))
+                                    .unwrap_or_default(),
+                            ),
+                            Status::Error(message) => (
+                                "ERROR",
+                                format!("\n    {}", message.replace('\n', "\n    ")),
+                            ),
+                            Status::Skipped if blocked.contains(&result.name) => {
+                                ("SKIP", " (a unit test failed)".to_string())
+                            }
+                            Status::Skipped => ("SKIP", " (upstream failed)".to_string()),
+                        };
+                        println!(
+                            "{:>3} of {total} {status:<5} {} model {} [{:.2}s]{detail}",
+                            position + 1,
+                            result.materialization.as_str(),
+                            result.name,
+                            result.seconds
+                        );
+                    }
+                },
+            )
+            .await;
+            let mut entries: Vec<ResultEntry> = unit_results
                 .iter()
                 .map(|r| {
-                    let (status, message) = match &r.status {
-                        Status::Success => ("success", r.rows.map(|n| format!("{n} rows"))),
-                        Status::Error(m) => ("error", Some(m.clone())),
-                        Status::Skipped => ("skipped", None),
+                    let (status, failures, message) = match &r.status {
+                        TestStatus::Pass => ("pass", Some(0), None),
+                        TestStatus::Fail(n) | TestStatus::Warn(n) => {
+                            ("fail", Some(*n), Some(r.sample.clone()))
+                        }
+                        TestStatus::Error(m) => ("error", None, Some(m.clone())),
                     };
                     ResultEntry {
-                        unique_id: artifacts::model_id(&dbt, &r.name),
+                        unique_id: artifacts::test_id(&dbt, &r.name),
                         status: status.to_string(),
                         seconds: r.seconds,
                         message,
-                        failures: None,
+                        failures,
                     }
                 })
                 .collect();
+            entries.extend(results.iter().map(|r| {
+                let (status, message) = match &r.status {
+                    Status::Success => ("success", r.rows.map(|n| format!("{n} rows"))),
+                    Status::Error(m) => ("error", Some(m.clone())),
+                    Status::Skipped => ("skipped", None),
+                };
+                ResultEntry {
+                    unique_id: artifacts::model_id(&dbt, &r.name),
+                    status: status.to_string(),
+                    seconds: r.seconds,
+                    message,
+                    failures: None,
+                }
+            }));
             write_results(entries)?;
             // The manifest shows the SQL that ran (introspective macros answered).
             let ran: Vec<_> = all_models
@@ -408,8 +472,18 @@ async fn run_one(
                 started.elapsed().as_secs_f64(),
                 total - failed - skipped
             );
-            if failed > 0 {
-                return Err(JobFailed(format!("{failed} of {total} models failed")).into());
+            let unit_failed = unit_results
+                .iter()
+                .filter(|r| r.status != TestStatus::Pass)
+                .count();
+            if unit_failed > 0 {
+                println!("{unit_failed} unit tests failed; their models were not built");
+            }
+            if failed > 0 || unit_failed > 0 {
+                return Err(JobFailed(format!(
+                    "{failed} of {total} models failed, {unit_failed} unit tests failed"
+                ))
+                .into());
             }
             Ok(())
         }

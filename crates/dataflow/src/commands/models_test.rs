@@ -72,10 +72,25 @@ impl TestStep<'_> {
         singular: Vec<(SchemaTest, Vec<String>)>,
         earlier: &[ResultEntry],
     ) -> (Vec<ResultEntry>, usize) {
-        let mut tests: Vec<SchemaTest> = declared
-            .into_iter()
-            .filter(|t| self.selected(&t.model))
-            .collect();
+        // dbt's test selection: tests of the selected models, and tests named or picked by
+        // `test_type:` / `test_name:` / a unit test's tag. In `build`, unit tests already ran
+        // before their models.
+        let building = self.args.action == crate::cli::ModelsAction::Build;
+        let mut tests: Vec<SchemaTest> = dataflow_models::select_tests(
+            self.all_models,
+            &declared,
+            &self.args.select,
+            &self.args.exclude,
+        )
+        .unwrap_or_else(|_| {
+            declared
+                .into_iter()
+                .filter(|t| self.selected(&t.model))
+                .collect()
+        })
+        .into_iter()
+        .filter(|t| !(building && t.kind == "unit"))
+        .collect();
         // Singular tests run when any model they read is selected (all, without --select).
         let mut reads = std::collections::BTreeMap::new();
         for (test, refs) in singular {

@@ -201,3 +201,58 @@ fn test_runs_the_unit_tests_of_the_selected_models() {
         "{text}"
     );
 }
+
+#[test]
+fn build_runs_unit_tests_before_their_models_and_skips_a_model_that_fails_one() {
+    let project = project();
+    let out = project.cmd().args(["models", "build"]).assert().failure();
+    let text = stdout(&out);
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{text}"))
+    };
+    assert!(at("PASS  unit test paid_totals_sum_paid_orders") < at("table model paid_totals"));
+    assert!(at("FAIL  unit test big_orders_over_the_limit") < at("SKIP  view model big_orders"));
+    assert!(text.contains("(a unit test failed)"), "{text}");
+    let results = json(&project, "run_results.json");
+    let big = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["unique_id"] == "model.p.big_orders")
+        .expect("big_orders in run_results");
+    assert_eq!(big["status"], "skipped");
+}
+
+#[test]
+fn test_type_unit_and_unit_test_names_select_only_unit_tests() {
+    let project = project();
+    project.cmd().args(["models", "seed"]).assert().success();
+    project.cmd().args(["models", "run"]).assert().success();
+    let out = project
+        .cmd()
+        .args([
+            "models",
+            "test",
+            "--select",
+            "test_type:unit",
+            "--exclude",
+            "big_orders_bad_column",
+        ])
+        .assert()
+        .failure();
+    let text = stdout(&out);
+    assert!(
+        text.contains("paid_totals_sum_paid_orders")
+            && text.contains("big_orders_over_the_limit")
+            && !text.contains("unique_paid_totals_customer")
+            && !text.contains("big_orders_bad_column"),
+        "{text}"
+    );
+    let out = project
+        .cmd()
+        .args(["models", "test", "--select", "paid_totals_sum_paid_orders"])
+        .assert()
+        .success();
+    assert!(stdout(&out).contains("TOTAL=1"), "{}", stdout(&out));
+}
