@@ -565,6 +565,59 @@ fn declared_tests(node: &Value) -> &[Value] {
         .map_or(&[], Vec::as_slice)
 }
 
+/// Tests declared on source tables and their columns (`sources: - tables: - columns: -
+/// tests:`), run against the lake table the source reads and named as dbt names them
+/// (`source_not_null_raw_orders_id`).
+fn source_tests(project: &DbtProject, ctx: &crate::render::RenderContext) -> Vec<SchemaTest> {
+    let mut tests = Vec::new();
+    for (file, schema) in &project.schema_files {
+        let sources = schema.get("sources").and_then(Value::as_sequence);
+        for source in sources.into_iter().flatten() {
+            let Some(source_name) = source.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let tables = source.get("tables").and_then(Value::as_sequence);
+            for table in tables.into_iter().flatten() {
+                let Some(table_name) = table.get("name").and_then(Value::as_str) else {
+                    continue;
+                };
+                let Some(resolved) = project
+                    .sources
+                    .iter()
+                    .find(|s| s.source == source_name && s.table == table_name)
+                else {
+                    continue;
+                };
+                let relation = resolved.identifier.as_str();
+                let mut declared: Vec<(Option<&str>, &Value)> =
+                    declared_tests(table).iter().map(|t| (None, t)).collect();
+                for column in table
+                    .get("columns")
+                    .and_then(Value::as_sequence)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(name) = column.get("name").and_then(Value::as_str) {
+                        declared.extend(declared_tests(column).iter().map(|t| (Some(name), t)));
+                    }
+                }
+                for (column, test) in declared {
+                    let mut built = build(project, ctx, file, relation, column, test)
+                        .unwrap_or_else(|e| broken(file, relation, column, test, e));
+                    // dbt's name: `source_<test>_<source>_<table>_<column>...`.
+                    let plain = format!("{}_{relation}", built.kind);
+                    if let Some(rest) = built.name.strip_prefix(&plain) {
+                        built.name =
+                            format!("source_{}_{source_name}_{table_name}{rest}", built.kind);
+                    }
+                    tests.push(built);
+                }
+            }
+        }
+    }
+    tests
+}
+
 /// Reads every generic test declared under `models:` in the project's schema files.
 pub fn schema_tests(
     project: &DbtProject,
@@ -613,6 +666,7 @@ pub fn schema_tests(
             }
         }
     }
+    tests.extend(source_tests(project, ctx));
     // Two tests may render the same name; keep names unique as dbt does.
     let mut seen = std::collections::HashMap::<String, usize>::new();
     for test in &mut tests {

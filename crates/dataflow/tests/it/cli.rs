@@ -188,7 +188,8 @@ fn demo_runs_end_to_end_and_prints_its_summary() {
     assert!(marts.contains("PASS=3 ERROR=0 SKIP=0 TOTAL=3"), "{marts}");
     let tests = std::fs::read_to_string(run_dir.join("transformations.dbt_test_all/attempt=1.log"))
         .unwrap();
-    assert!(tests.contains("ERROR=0 SKIP=0 TOTAL=8"), "{tests}");
+    assert!(tests.contains("ERROR=0 SKIP=0 TOTAL=9"), "{tests}");
+    quarantine_matches_the_manifest(&work, &tests);
 
     // Running it again in the same directory starts over.
     dataflow()
@@ -213,6 +214,103 @@ fn demo_runs_end_to_end_and_prints_its_summary() {
         .assert()
         .code(2);
     assert!(other.join("important.txt").exists());
+}
+
+/// Every defect the generator injected is caught exactly once, and nothing else is: rows that
+/// cannot be parsed are quarantined by ingest (`quarantine_<source>`), rows failing a critical
+/// expectation by the checkpoints (`raw_<source>_quarantine`; both copies of a duplicated
+/// customer id), and rows referring to unknown customers are the models layer's relationships
+/// tests (warnings that count them).
+fn quarantine_matches_the_manifest(work: &std::path::Path, tests_log: &str) {
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(work.join("data/incoming/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let count = |sql: &str| -> u64 {
+        let out = dataflow()
+            .arg("--project-dir")
+            .arg(work)
+            .args(["query", "--format", "csv", sql])
+            .assert()
+            .success();
+        let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        text.lines()
+            .nth(1)
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{sql}: {text}"))
+    };
+    let defects = |table: &str, classes: &[&str]| -> u64 {
+        classes
+            .iter()
+            .map(|c| {
+                manifest["tables"][table]["defects"][c]
+                    .as_u64()
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    let checkpoint_classes: [(&str, &[&str]); 4] = [
+        (
+            "customers",
+            &[
+                "invalid_email",
+                "padded_email",
+                "null_first_name",
+                "blank_first_name",
+                "unknown_segment",
+                "mixed_case_segment",
+                "login_before_registration",
+                "out_of_range_registration_date",
+                // Both the first registration and the repeated one are quarantined.
+                "duplicate_customer_id",
+                "duplicate_customer_id",
+            ],
+        ),
+        ("products", &["negative_price", "null_category"]),
+        (
+            "transactions",
+            &[
+                "negative_amount",
+                "huge_amount",
+                "null_amount",
+                "out_of_range_date",
+            ],
+        ),
+        ("events", &["out_of_range_timestamp"]),
+    ];
+    for (table, classes) in checkpoint_classes {
+        let structural = manifest["tables"][table]["structural_defects"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(
+            count(&format!("select count(*) from quarantine_{table}")),
+            structural,
+            "ingest quarantine of {table}"
+        );
+        assert_eq!(
+            count(&format!("select count(*) from raw_{table}_quarantine")),
+            defects(table, classes),
+            "checkpoint quarantine of {table}"
+        );
+    }
+    // `N of M WARN  <test name> [0.10s] (K failing rows)` in the pipeline's test task log.
+    let failures = |prefix: &str| -> u64 {
+        tests_log
+            .lines()
+            .find(|l| l.contains(&format!(" {prefix}_")))
+            .and_then(|l| l.rsplit_once(" ("))
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no failing rows of {prefix} in:\n{tests_log}"))
+    };
+    assert_eq!(
+        failures("relationships_stg_transactions_customer_id"),
+        defects("transactions", &["unknown_customer"])
+    );
+    assert_eq!(
+        failures("source_relationships_raw_events_customer_id"),
+        defects("events", &["unknown_customer"])
+    );
 }
 
 #[test]
