@@ -7,16 +7,16 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use dataflow_orchestrator::store::{QualityResult, Stage, StageRun, StageStatus, Store};
 use serde_json::Value;
 
-use crate::support::dataflow;
+use crate::support::{Killed, dataflow, free_port, http_get, wait_until, which};
 
 /// Requests received by [`Receiver`]: (path, JSON body).
 type Received = Arc<Mutex<Vec<(String, Value)>>>;
@@ -78,39 +78,6 @@ fn read_request(mut stream: TcpStream) -> Option<(String, Value)> {
         .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         .ok()?;
     Some((path, serde_json::from_slice(&body).unwrap_or(Value::Null)))
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn http_get(address: &str, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(address).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
 }
 
 fn store_url(dir: &Path) -> String {
@@ -218,11 +185,7 @@ fn alerts_reach_a_webhook_and_a_real_alertmanager_once_and_resolve() {
     };
     let receiver = Receiver::start();
     let work = tempfile::tempdir().expect("dir");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let am = format!("127.0.0.1:{port}");
+    let am = format!("127.0.0.1:{}", free_port());
     let config = work.path().join("alertmanager.yml");
     std::fs::write(
         &config,
@@ -247,7 +210,7 @@ fn alerts_reach_a_webhook_and_a_real_alertmanager_once_and_resolve() {
             .spawn()
             .expect("alertmanager"),
     );
-    wait_for("Alertmanager to be ready", || {
+    wait_until("Alertmanager to be ready", || {
         http_get(&am, "/-/ready").is_some()
     });
 
@@ -276,8 +239,12 @@ fn alerts_reach_a_webhook_and_a_real_alertmanager_once_and_resolve() {
     assert_eq!(hooks[0]["version"], "4");
 
     // Alertmanager holds both, with our labels, and notifies its own receiver.
-    let active: Value = serde_json::from_str(&http_get(&am, "/api/v2/alerts").unwrap_or_default())
-        .unwrap_or(Value::Null);
+    let active: Value = serde_json::from_str(
+        &http_get(&am, "/api/v2/alerts")
+            .map(|(_, b)| b)
+            .unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null);
     let mut held: Vec<String> = active
         .as_array()
         .into_iter()
@@ -296,7 +263,7 @@ fn alerts_reach_a_webhook_and_a_real_alertmanager_once_and_resolve() {
         ["DataQualityDegradation raw_orders", "DataStale raw_orders"],
         "{active}"
     );
-    wait_for("Alertmanager's firing notifications", || {
+    wait_until("Alertmanager's firing notifications", || {
         let mut fired: Vec<String> = receiver
             .bodies("/am")
             .iter()
@@ -338,7 +305,7 @@ fn alerts_reach_a_webhook_and_a_real_alertmanager_once_and_resolve() {
     assert_eq!(hooks.len(), 2);
     assert_eq!(names(&hooks[1], "resolved"), ["DataQualityDegradation"]);
     assert_eq!(hooks[1]["alerts"].as_array().map(Vec::len), Some(1));
-    wait_for("Alertmanager's resolved notification", || {
+    wait_until("Alertmanager's resolved notification", || {
         receiver
             .bodies("/am")
             .iter()

@@ -5,49 +5,17 @@
 //! alerts need `dataflow stream` in the same process, which does not exist yet: they are
 //! listed as skipped rather than silently passing.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::dataflow;
-
-/// A child process killed and reaped when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::{Killed, dataflow, free_port, http_get, wait_until, which};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// `GET` over HTTP/1.0 (no chunked bodies): (status, body).
-fn get(address: &str, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(address).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
 }
 
 fn percent_encode(text: &str) -> String {
@@ -63,7 +31,7 @@ fn percent_encode(text: &str) -> String {
 
 /// Runs `query` on Prometheus: the result vector, or the error Prometheus gave.
 fn query(prometheus: &str, query: &str) -> Result<Vec<Value>, String> {
-    let (status, body) = get(
+    let (status, body) = http_get(
         prometheus,
         &format!("/api/v1/query?query={}", percent_encode(query)),
     )
@@ -154,7 +122,7 @@ fn needs_the_stream(file_or_group: &str) -> bool {
 
 #[test]
 fn every_dashboard_panel_and_alert_expression_returns_data_from_a_real_prometheus() {
-    let Ok(prometheus_bin) = which("prometheus") else {
+    let Some(prometheus_bin) = which("prometheus") else {
         assert_ne!(
             std::env::var("CI").as_deref(),
             Ok("true"),
@@ -230,8 +198,8 @@ fn every_dashboard_panel_and_alert_expression_returns_data_from_a_real_prometheu
             .spawn()
             .expect("prometheus"),
     );
-    wait_for("Prometheus to be ready", || {
-        get(&prometheus, "/-/ready").is_some_and(|(s, _)| s == 200)
+    wait_until("Prometheus to be ready", || {
+        http_get(&prometheus, "/-/ready").is_some_and(|(s, _)| s == 200)
     });
 
     // Another pipeline run while Prometheus scrapes, so counters move between samples.
@@ -247,7 +215,7 @@ fn every_dashboard_panel_and_alert_expression_returns_data_from_a_real_prometheu
         ])
         .assert()
         .success();
-    wait_for("the triggered run to finish and be scraped", || {
+    wait_until("the triggered run to finish and be scraped", || {
         query(
             &prometheus,
             "sum(dataflow_dag_runs_total{dag_id=\"production_data_pipeline\"})",
@@ -261,7 +229,7 @@ fn every_dashboard_panel_and_alert_expression_returns_data_from_a_real_prometheu
     std::thread::sleep(Duration::from_secs(3));
 
     // The rules loaded, and their last evaluation had no error.
-    let (_, body) = get(&prometheus, "/api/v1/rules").expect("rules API");
+    let (_, body) = http_get(&prometheus, "/api/v1/rules").expect("rules API");
     let json: Value = serde_json::from_str(&body).expect("rules json");
     let groups = json["data"]["groups"]
         .as_array()
@@ -304,23 +272,6 @@ fn every_dashboard_panel_and_alert_expression_returns_data_from_a_real_prometheu
         "checked {checked} expressions; skipped until `dataflow stream` exists: {}",
         skipped.join(", ")
     );
-}
-
-fn which(program: &str) -> Result<PathBuf, ()> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-        .ok_or(())
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 #[test]

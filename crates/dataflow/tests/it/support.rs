@@ -9,7 +9,11 @@ use serde_json::Value;
 pub fn dataflow() -> Command {
     let mut cmd = Command::cargo_bin("dataflow").expect("binary built");
     cmd.env_remove("RUST_LOG")
-        .env_remove("DATAFLOW_PROJECT_DIR");
+        .env_remove("DATAFLOW_PROJECT_DIR")
+        .env_remove("DATAFLOW_LOG_FILE")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("TRACEPARENT");
     cmd
 }
 
@@ -188,4 +192,59 @@ fn admin_sql(base: &str, sql: &str) {
             db.execute(sql, &[]).await
         })
         .unwrap_or_else(|e| panic!("{sql} on {PG_URL_VAR}: {e}"));
+}
+
+/// A child process (a server a test started) killed and reaped when dropped, so a failing test
+/// leaves none behind.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The path of `program` on `PATH`, if it is installed.
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `GET path` over HTTP/1.0 (so no chunked bodies): (status, body).
+pub fn http_get(address: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
+
+/// Polls `done` every 100 ms for up to three minutes; panics naming `what` on timeout.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
