@@ -7,7 +7,9 @@ use dataflow_core::config::AlertsConfig;
 use dataflow_observe::alerts::{Thresholds, evaluate, mark_notified, reconcile};
 use dataflow_orchestrator::store::{QualityResult, Stage, StageRun, StageStatus, Store};
 
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+mod common;
+
+use common::TestResult;
 
 fn t(minute: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0)
@@ -47,6 +49,22 @@ fn thresholds() -> Thresholds {
 async fn alerts_are_new_once_repeated_after_the_interval_and_resolved_once() -> TestResult {
     let dir = tempfile::tempdir()?;
     let store = Store::open(&format!("sqlite:{}", dir.path().join("m.db").display())).await?;
+    alert_lifecycle(&store).await
+}
+
+#[tokio::test]
+async fn alerts_are_new_once_repeated_after_the_interval_and_resolved_once_on_postgres()
+-> TestResult {
+    let Some((store, admin, schema)) = common::postgres_store("dataflow_alerts").await? else {
+        return Ok(());
+    };
+    alert_lifecycle(&store).await?;
+    common::drop_schema(&admin, &schema).await
+}
+
+/// New, pending until delivered, quiet, repeated, resolved once, new again.
+async fn alert_lifecycle(store: &Store) -> TestResult {
+    let store = store.clone();
     let th = thresholds();
     quality(&store, 0, 0.5).await?;
 

@@ -9,7 +9,9 @@ use dataflow_observe::collect::from_store;
 use dataflow_observe::{Family, Format, Sample, encode};
 use dataflow_orchestrator::store::{Db, QualityResult, Stage, StageRun, StageStatus, Store};
 
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+mod common;
+
+use common::TestResult;
 
 fn t(minute: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0)
@@ -168,8 +170,8 @@ fn histogram(families: &[Family], name: &str, label: &str) -> Option<(Vec<u64>, 
         })
 }
 
-async fn families_of_a_known_history(url: &str) -> TestResult {
-    let store = Store::open(url).await?;
+async fn families_of_a_known_history(store: &Store) -> TestResult {
+    let store = store.clone();
     seed_runs(&store.db).await?;
     seed_stages(&store).await?;
     let f = from_store(&store, t(180), Duration::from_secs(15 * 60)).await?;
@@ -335,34 +337,15 @@ async fn families_of_a_known_history(url: &str) -> TestResult {
 #[tokio::test]
 async fn families_of_a_known_history_on_sqlite() -> TestResult {
     let dir = tempfile::tempdir()?;
-    families_of_a_known_history(&format!("sqlite:{}", dir.path().join("m.db").display())).await
+    let store = Store::open(&format!("sqlite:{}", dir.path().join("m.db").display())).await?;
+    families_of_a_known_history(&store).await
 }
 
 #[tokio::test]
 async fn families_of_a_known_history_on_postgres() -> TestResult {
-    let base = match std::env::var("DATAFLOW_TEST_POSTGRES_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            return Err("DATAFLOW_TEST_POSTGRES_URL must be set in CI".into());
-        }
-        _ => {
-            eprintln!("note: DATAFLOW_TEST_POSTGRES_URL is not set, so this test is skipped");
-            return Ok(());
-        }
+    let Some((store, admin, schema)) = common::postgres_store("dataflow_observe").await? else {
+        return Ok(());
     };
-    let admin = Db::connect(&base).await?;
-    let schema = format!("dataflow_observe_{}", std::process::id());
-    admin
-        .execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), &[])
-        .await?;
-    admin
-        .execute(&format!("CREATE SCHEMA {schema}"), &[])
-        .await?;
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-    families_of_a_known_history(&url).await?;
-    admin
-        .execute(&format!("DROP SCHEMA {schema} CASCADE"), &[])
-        .await?;
-    Ok(())
+    families_of_a_known_history(&store).await?;
+    common::drop_schema(&admin, &schema).await
 }
