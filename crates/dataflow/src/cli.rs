@@ -20,6 +20,25 @@ pub struct Cli {
     /// Log filter, e.g. `debug` or `info,dataflow_ingest=debug` (default: RUST_LOG or info).
     #[arg(long, global = true)]
     pub log_level: Option<String>,
+    /// Also write the log, as JSON lines, to this file (rotated by size).
+    #[arg(long, global = true, env = "DATAFLOW_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Size at which the log file is rotated to FILE.1 (FILE.1 to FILE.2, ...).
+    #[arg(
+        long,
+        global = true,
+        env = "DATAFLOW_LOG_FILE_MAX_MB",
+        default_value_t = 50
+    )]
+    pub log_file_max_mb: u64,
+    /// Rotated log files kept (FILE.1 to FILE.N); older ones are deleted.
+    #[arg(
+        long,
+        global = true,
+        env = "DATAFLOW_LOG_FILE_KEEP",
+        default_value_t = 5
+    )]
+    pub log_file_keep: u32,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,

@@ -10,7 +10,7 @@ use std::time::Instant;
 use dataflow_engine::datafusion::prelude::SessionContext;
 use dataflow_engine::{Lake, register_lake_table};
 use tokio::task::JoinSet;
-use tracing::{debug, warn};
+use tracing::{Instrument, debug, info_span, warn};
 
 use crate::error::{Error, Result};
 use crate::introspect::Introspection;
@@ -372,7 +372,7 @@ async fn run_inner(
                         .filter(|t| t.model == model.name)
                         .cloned()
                         .collect();
-                    let handle = running.spawn(async move {
+                    let build_model = async move {
                         let clock = Instant::now();
                         if let Some(error) = &model.render_error {
                             return (
@@ -409,7 +409,10 @@ async fn run_inner(
                             Err(err) => Outcome::Failed(err),
                         };
                         (outcome, clock.elapsed().as_secs_f64(), unit)
-                    });
+                    };
+                    // One span per model built: a stage of the trace.
+                    let span = info_span!("model", model = %models[i].name);
+                    let handle = running.spawn(build_model.instrument(span));
                     tasks.insert(handle.id(), i);
                 }
             }

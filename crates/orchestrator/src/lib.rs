@@ -15,5 +15,6 @@ pub mod spec;
 pub mod state;
 pub mod store;
 pub mod template;
+pub mod trace;
 
 pub use error::{Error, Result};

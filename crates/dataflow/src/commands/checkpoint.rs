@@ -18,6 +18,8 @@ use dataflow_orchestrator::store::{Stage, StageRun, StageStatus};
 use dataflow_quality::checkpoint::{self, Checkpoint, Policy, ValidationConfig};
 use dataflow_quality::{ResultFormat, Suite, Validator};
 use serde_json::Value;
+use tracing::field::Empty;
+use tracing::{Instrument, info_span};
 
 use crate::exit::JobFailed;
 
@@ -460,103 +462,114 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
     let mut stored = Vec::new();
     let mut measured = Vec::new();
     for v in &checkpoint.validations {
-        let started = chrono::Utc::now();
-        let mut quarantined = None;
-        let suite = Suite::load(&project.dir.join(&v.suite))?;
-        let table = super::validate::register_data(&ctx, project, &v.data).await?;
-        let validator = Validator::new(ctx.clone(), ResultFormat::Summary, None);
-        let result = validator.validate(&suite, &table).await?;
-        println!(
-            "\n{} on {} (on failure: {:?}):",
-            suite.name, v.data, v.on_failure
-        );
-        super::validate::print_results(&result);
-        let score = quality_score(&ctx, &suite, &table).await?;
-        if let Some(score) = score {
-            println!("    data quality score {score:.4} (mean share of row-level checks passed)");
-        }
-        if let Some(policy) = v.schema_policy
-            && let Some(problem) =
-                super::schema::check(&ctx, &lake, &v.data, &table, policy).await?
-        {
-            failures.push(problem);
-        }
-        // Which failed, and whether each judges rows (so its rows can be set aside).
-        let mut row_level = 0;
-        let mut table_level = Vec::new();
-        for (item, e) in result["results"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .zip(&suite.expectations)
-        {
-            if item["success"].as_bool() == Some(true) || e.severity != "critical" {
-                continue;
+        // One span per expectation suite: a stage of the trace.
+        let span = info_span!("suite", checkpoint = %name, suite = Empty, data = %v.data);
+        let validated = async {
+            let started = chrono::Utc::now();
+            let mut quarantined = None;
+            let suite = Suite::load(&project.dir.join(&v.suite))?;
+            tracing::Span::current().record("suite", suite.name.as_str());
+            let table = super::validate::register_data(&ctx, project, &v.data).await?;
+            let validator = Validator::new(ctx.clone(), ResultFormat::Summary, None);
+            let result = validator.validate(&suite, &table).await?;
+            println!(
+                "\n{} on {} (on failure: {:?}):",
+                suite.name, v.data, v.on_failure
+            );
+            super::validate::print_results(&result);
+            let score = quality_score(&ctx, &suite, &table).await?;
+            if let Some(score) = score {
+                println!(
+                    "    data quality score {score:.4} (mean share of row-level checks passed)"
+                );
             }
-            if checkpoint::is_row_level(e.spec.family, &e.expectation_type)
-                && item["exception_info"]["raised_exception"].as_bool() != Some(true)
+            if let Some(policy) = v.schema_policy
+                && let Some(problem) =
+                    super::schema::check(&ctx, &lake, &v.data, &table, policy).await?
             {
-                row_level += 1;
-            } else {
-                table_level.push(e.expectation_type.clone());
+                failures.push(problem);
             }
-        }
-        match v.on_failure {
-            Policy::Warn => {}
-            Policy::Fail if row_level + table_level.len() > 0 => failures.push(format!(
-                "{} on {}: {} expectations failed",
-                suite.name,
-                v.data,
-                row_level + table_level.len()
-            )),
-            Policy::Fail => {}
-            Policy::Quarantine => {
-                let (bad_rows, _) = quarantine(&ctx, &lake, &suite, &table, v).await?;
-                quarantined = Some(i64::try_from(bad_rows).unwrap_or(i64::MAX));
-                if !table_level.is_empty() {
-                    failures.push(format!(
-                        "{} on {}: {} (not row-level, so not quarantined)",
-                        suite.name,
-                        v.data,
-                        table_level.join(", ")
-                    ));
-                }
-            }
-        }
-        if let Some(config) = &checkpoint.anomaly_detection {
-            let (anomalies, metrics) =
-                super::anomaly::check(&ctx, config, name, &suite.name, &v.data, &result).await?;
-            if config.on_anomaly == dataflow_quality::anomaly::OnAnomaly::Fail {
-                failures.extend(anomalies);
-            }
-            measured.extend(metrics);
-        }
-        let statistics = &result["statistics"];
-        let file = target.join(format!(
-            "{}.{}.json",
-            suite.name,
-            v.data.replace(['/', '\\'], "_")
-        ));
-        std::fs::write(&file, serde_json::to_string_pretty(&result)?)
-            .with_context(|| format!("writing {}", file.display()))?;
-        stored.push(Stored {
-            suite: suite.name.clone(),
-            data: v.data.clone(),
-            success: result["success"].as_bool() == Some(true),
-            evaluated: statistics["evaluated_expectations"].as_i64().unwrap_or(0),
-            successful: statistics["successful_expectations"].as_i64().unwrap_or(0),
-            percent: statistics["success_percent"].as_f64().unwrap_or(0.0),
-            score,
-            records: result["results"]
+            // Which failed, and whether each judges rows (so its rows can be set aside).
+            let mut row_level = 0;
+            let mut table_level = Vec::new();
+            for (item, e) in result["results"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|r| r["result"]["element_count"].as_i64())
-                .max(),
-            result: Value::to_string(&result),
-            started,
-            quarantined,
-        });
+                .zip(&suite.expectations)
+            {
+                if item["success"].as_bool() == Some(true) || e.severity != "critical" {
+                    continue;
+                }
+                if checkpoint::is_row_level(e.spec.family, &e.expectation_type)
+                    && item["exception_info"]["raised_exception"].as_bool() != Some(true)
+                {
+                    row_level += 1;
+                } else {
+                    table_level.push(e.expectation_type.clone());
+                }
+            }
+            match v.on_failure {
+                Policy::Warn => {}
+                Policy::Fail if row_level + table_level.len() > 0 => failures.push(format!(
+                    "{} on {}: {} expectations failed",
+                    suite.name,
+                    v.data,
+                    row_level + table_level.len()
+                )),
+                Policy::Fail => {}
+                Policy::Quarantine => {
+                    let (bad_rows, _) = quarantine(&ctx, &lake, &suite, &table, v).await?;
+                    quarantined = Some(i64::try_from(bad_rows).unwrap_or(i64::MAX));
+                    if !table_level.is_empty() {
+                        failures.push(format!(
+                            "{} on {}: {} (not row-level, so not quarantined)",
+                            suite.name,
+                            v.data,
+                            table_level.join(", ")
+                        ));
+                    }
+                }
+            }
+            if let Some(config) = &checkpoint.anomaly_detection {
+                let (anomalies, metrics) =
+                    super::anomaly::check(&ctx, config, name, &suite.name, &v.data, &result)
+                        .await?;
+                if config.on_anomaly == dataflow_quality::anomaly::OnAnomaly::Fail {
+                    failures.extend(anomalies);
+                }
+                measured.extend(metrics);
+            }
+            let statistics = &result["statistics"];
+            let file = target.join(format!(
+                "{}.{}.json",
+                suite.name,
+                v.data.replace(['/', '\\'], "_")
+            ));
+            std::fs::write(&file, serde_json::to_string_pretty(&result)?)
+                .with_context(|| format!("writing {}", file.display()))?;
+            anyhow::Ok(Stored {
+                suite: suite.name.clone(),
+                data: v.data.clone(),
+                success: result["success"].as_bool() == Some(true),
+                evaluated: statistics["evaluated_expectations"].as_i64().unwrap_or(0),
+                successful: statistics["successful_expectations"].as_i64().unwrap_or(0),
+                percent: statistics["success_percent"].as_f64().unwrap_or(0.0),
+                score,
+                records: result["results"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r["result"]["element_count"].as_i64())
+                    .max(),
+                result: Value::to_string(&result),
+                started,
+                quarantined,
+            })
+        }
+        .instrument(span)
+        .await?;
+        stored.push(validated);
     }
     if checkpoint.actions.store_results {
         store(&ctx, &lake, run_id, name, &stored)

@@ -16,3 +16,4 @@ mod prometheus;
 mod quality;
 mod serve;
 mod support;
+mod traces;

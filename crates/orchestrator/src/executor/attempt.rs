@@ -226,9 +226,17 @@ fn models_args(
 }
 
 /// Environment variables every process task sees: the run context, like Airflow's
-/// `AIRFLOW_CTX_*`.
+/// `AIRFLOW_CTX_*`, and `TRACEPARENT` naming the attempt's span, so a `dataflow` child's spans
+/// (or any OpenTelemetry-aware program's) join the run's trace under it.
 fn context_env(ctx: &RunContext, env: &AttemptEnv<'_>) -> BTreeMap<String, String> {
+    let attempt = crate::trace::AttemptIds {
+        dag_id: &ctx.dag_id,
+        run_id: &ctx.run_id,
+        task_id: &ctx.task_id,
+        attempt: ctx.try_number,
+    };
     BTreeMap::from([
+        (crate::trace::TRACEPARENT.to_string(), attempt.traceparent()),
         (
             "DATAFLOW_BIN".to_string(),
             env.dataflow_exe.to_string_lossy().into_owned(),

@@ -198,6 +198,7 @@ impl Scheduler {
             if let Some(pgid) = r.pgid {
                 kill_group(pgid);
             }
+            crate::trace::emit_orphaned(&r, now);
             tracing::warn!(
                 task_id = %r.task_id,
                 dead_scheduler = %r.owner,
@@ -379,6 +380,14 @@ impl Scheduler {
                 .await?
             {
                 tracing::info!(dag_id = %run.dag_id, run_id = %run.run_id, state = %end, "run finished");
+                crate::trace::emit_run(
+                    &run.dag_id,
+                    &run.run_id,
+                    &run.run_type,
+                    run.started_at.unwrap_or(run.created_at),
+                    now,
+                    end.as_str(),
+                );
                 let event = if failed {
                     NotifyEvent::RunFailure
                 } else {
@@ -616,6 +625,9 @@ impl Scheduler {
             .store
             .release_owner(&self.shared.id, now)
             .await?;
+        for r in &released {
+            crate::trace::emit_orphaned(r, now);
+        }
         tracing::warn!(count = released.len(), "handed running task instances back");
         Ok(())
     }
@@ -650,7 +662,18 @@ async fn execute(shared: Arc<Shared>, ti: TaskRecord, run: RunRecord, dag: Arc<D
             return;
         }
     };
-    let span = tracing::info_span!("task", dag_id = %dag.dag_id, run_id = %run.run_id, task_id = %task.task_id, attempt);
+    let trace = crate::trace::AttemptIds {
+        dag_id: &dag.dag_id,
+        run_id: &run.run_id,
+        task_id: &task.task_id,
+        attempt,
+    };
+    // Created under the attempt's span, so with tracing on the scheduler's lines about the
+    // attempt carry its trace.
+    let span = {
+        let _cx = trace.context().attach();
+        tracing::info_span!("task", dag_id = %dag.dag_id, run_id = %run.run_id, task_id = %task.task_id, attempt)
+    };
     let _ = std::fs::create_dir_all(&task_dir);
     let path = log_path(attempt);
     let log = std::fs::OpenOptions::new()
@@ -702,7 +725,13 @@ async fn execute(shared: Arc<Shared>, ti: TaskRecord, run: RunRecord, dag: Arc<D
     if let Ok(mut map) = shared.pgids.lock() {
         map.remove(&ti.pk);
     }
-    match store.finish_attempt(ti.pk, id, attempt, &finish, now).await {
+    let recorded = store.finish_attempt(ti.pk, id, attempt, &finish, now).await;
+    let (state, error) = match &recorded {
+        Ok(false) => ("taken_over", None),
+        _ => crate::trace::finish_state(&finish),
+    };
+    trace.emit(started, now, state, error);
+    match recorded {
         Ok(true) => {
             tracing::info!(parent: &span, outcome = %describe(&finish), "attempt finished");
             if let Finish::Failed {

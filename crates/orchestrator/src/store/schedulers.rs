@@ -19,6 +19,12 @@ pub struct Recovered {
     pub pgid: Option<i64>,
     /// The dead scheduler.
     pub owner: String,
+    /// The run's DAG.
+    pub dag_id: String,
+    /// The run.
+    pub run_id: String,
+    /// The attempt that was running (its number and start), now recorded `orphaned`.
+    pub orphaned: Option<(i64, DateTime<Utc>)>,
 }
 
 impl Store {
@@ -114,8 +120,9 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let held = tx
             .query(
-                "SELECT id, task_id, state, pgid, try_number FROM task_instances \
-                 WHERE owner = $1 AND state IN ('queued', 'running')",
+                "SELECT t.id, t.task_id, t.state, t.pgid, t.try_number, r.dag_id, r.run_id, \
+                 t.started_at FROM task_instances t JOIN dag_runs r ON r.id = t.run_pk \
+                 WHERE t.owner = $1 AND t.state IN ('queued', 'running')",
                 &[owner.into()],
             )
             .await?;
@@ -126,6 +133,11 @@ impl Store {
                 row.str(2)?.to_string(),
                 row.opt_i64(3)?,
                 row.i64(4)?,
+            );
+            let (dag_id, run_id, started) = (
+                row.str(5)?.to_string(),
+                row.str(6)?.to_string(),
+                row.opt_i64(7)?.map(super::records::instant),
             );
             let bump = i64::from(state == "running");
             tx.execute(
@@ -153,6 +165,9 @@ impl Store {
                 task_id,
                 pgid,
                 owner: owner.to_string(),
+                dag_id,
+                run_id,
+                orphaned: (bump == 1).then(|| (try_number, started.unwrap_or(now))),
             });
         }
         tx.execute(
