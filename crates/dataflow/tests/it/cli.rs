@@ -223,9 +223,9 @@ fn demo_runs_end_to_end_and_prints_its_summary() {
 /// tests (warnings that count them).
 fn quarantine_matches_the_manifest(work: &std::path::Path, tests_log: &str) {
     let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(work.join("data/incoming/manifest.json")).unwrap(),
+        &std::fs::read_to_string(work.join("data/incoming/manifest.json")).expect("manifest"),
     )
-    .unwrap();
+    .expect("manifest JSON");
     let count = |sql: &str| -> u64 {
         let out = dataflow()
             .arg("--project-dir")
@@ -281,7 +281,7 @@ fn quarantine_matches_the_manifest(work: &std::path::Path, tests_log: &str) {
     for (table, classes) in checkpoint_classes {
         let structural = manifest["tables"][table]["structural_defects"]
             .as_u64()
-            .unwrap();
+            .expect("structural_defects");
         assert_eq!(
             count(&format!("select count(*) from quarantine_{table}")),
             structural,

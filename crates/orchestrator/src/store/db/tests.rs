@@ -115,14 +115,19 @@ async fn count_dags(db: &Db, dag_id: &str) -> Result<i64, Error> {
     }
 }
 
+/// Every migration, in order: what a fresh database gets.
+const ALL_MIGRATIONS: [&str; 4] = [
+    "0001_orchestrator",
+    "0002_quality_results",
+    "0003_stage_runs",
+    "0004_alerts",
+];
+
 const INSERT_DAG: &str = "INSERT INTO dags (dag_id, updated_at) VALUES ($1, $2)";
 
 async fn migrate_twice_is_idempotent(url: &str) -> TestResult {
     let db = Db::connect(url).await?;
-    assert_eq!(
-        db.migrate().await?,
-        ["0001_orchestrator", "0002_quality_results"]
-    );
+    assert_eq!(db.migrate().await?, ALL_MIGRATIONS);
     assert!(db.migrate().await?.is_empty());
     let other = Db::connect(url).await?;
     assert!(other.migrate().await?.is_empty());
@@ -132,7 +137,7 @@ async fn migrate_twice_is_idempotent(url: &str) -> TestResult {
             &[],
         )
         .await?;
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), ALL_MIGRATIONS.len());
     assert_eq!(rows[0].str(0)?, "0001_orchestrator");
     assert!(rows[0].i64(1)? > 1_600_000_000_000_000, "applied_at in µs");
     for table in [
@@ -143,6 +148,8 @@ async fn migrate_twice_is_idempotent(url: &str) -> TestResult {
         "schedulers",
         "sla_misses",
         "quality_results",
+        "stage_runs",
+        "alerts",
     ] {
         let row = db
             .query_opt(&format!("SELECT count(*) FROM {table}"), &[])
@@ -159,7 +166,7 @@ async fn concurrent_migrate_applies_once(url: &str) -> TestResult {
     let mut applied = first.await??;
     applied.extend(second.await??);
     applied.sort();
-    assert_eq!(applied, ["0001_orchestrator", "0002_quality_results"]);
+    assert_eq!(applied, ALL_MIGRATIONS);
     Ok(())
 }
 
