@@ -25,8 +25,13 @@ tasks:
   - id: slow
     type: shell
     depends_on: first
-    # Marks its start, works for a while, then records its single effect.
-    command: echo "slow started $DATAFLOW_TRY_NUMBER" >> trace.txt && sleep 3 && echo slow >> out.txt
+    # Marks its start, works for a while, then records its single effect. An attempt started
+    # before the kill works for 30 s, so the restarted scheduler has ample time to stop it
+    # (an effect recorded twice means the orphan outlived recovery), however loaded the
+    # machine; attempts started after the restart take a second.
+    command: >
+      echo "slow started $DATAFLOW_TRY_NUMBER" >> trace.txt &&
+      if [ -f restarted ]; then sleep 1; else sleep 30; fi && echo slow >> out.txt
   - id: last
     type: shell
     depends_on: slow
@@ -137,6 +142,7 @@ fn kill_9_then_restart(kill_point: &str, url: Option<&str>) {
         }),
     }
     child.kill(); // SIGKILL
+    std::fs::write(d.join("restarted"), "").expect("test setup");
 
     let child = SchedulerProcess::start(d, url);
     wait_for("the run to succeed", Duration::from_secs(90), || {
