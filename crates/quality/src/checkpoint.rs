@@ -196,6 +196,8 @@ pub fn failures_query(suite: &Suite, table: &str, columns: &[(String, DataType)]
     let mut labels = Vec::new();
     let mut failed_counts = Vec::new();
     let mut windows = Vec::new();
+    let mut joins = Vec::new();
+    let mut dup_columns = Vec::new();
     for (position, e) in suite.expectations.iter().enumerate() {
         // Warning and info expectations are reported, they do not move rows.
         if !is_row_level(e.spec.family, &e.expectation_type) || e.severity != "critical" {
@@ -207,12 +209,17 @@ pub fn failures_query(suite: &Suite, table: &str, columns: &[(String, DataType)]
                 continue;
             };
             if e.expectation_type == "expect_column_values_to_be_unique" {
-                let copies = format!("__dataflow_copies_{position}");
-                windows.push(format!(
-                    "count({c}) over (partition by {c}) as {copies}",
-                    c = ident(column)
+                // The duplicated values alone, joined back (a window over the whole table
+                // would sort every column).
+                let (c, copies) = (ident(column), format!("__dataflow_copies_{position}"));
+                joins.push(format!(
+                    "left join (select {c} as __dataflow_key_{position}, count(*) as {copies} \
+                     from {table} where {c} is not null group by {c} having count(*) > 1) \
+                     as __dataflow_dups_{position} \
+                     on __dataflow_rows.{c} = __dataflow_dups_{position}.__dataflow_key_{position}"
                 ));
-                format!("{} is not null and {copies} > 1", ident(column))
+                dup_columns.push(copies.clone());
+                format!("{c} is not null and {copies} is not null")
             } else {
                 match crate::map_sql::unexpected_condition(e, column, data_type) {
                     Ok((condition, _)) => condition,
@@ -256,10 +263,19 @@ pub fn failures_query(suite: &Suite, table: &str, columns: &[(String, DataType)]
         ));
         failed_counts.push(format!("case when {condition} then 1 else 0 end"));
     }
-    let source = if windows.is_empty() {
+    let source = if windows.is_empty() && joins.is_empty() {
         table.to_string()
     } else {
-        format!("(select *, {} from {table}) as t", windows.join(", "))
+        let extra: Vec<&str> = windows
+            .iter()
+            .chain(&dup_columns)
+            .map(String::as_str)
+            .collect();
+        format!(
+            "(select __dataflow_rows.*, {} from {table} as __dataflow_rows {}) as t",
+            extra.join(", "),
+            joins.join(" ")
+        )
     };
     let failures = if labels.is_empty() {
         "''".to_string()
