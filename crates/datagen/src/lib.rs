@@ -7,6 +7,7 @@ pub mod error;
 pub mod manifest;
 pub mod rng;
 pub mod sink;
+pub mod stream_events;
 pub mod tables;
 mod words;
 pub mod world;

@@ -57,7 +57,12 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 const PROGRESS_EVERY: u64 = 16_384;
 
 /// Rolls whether this row gets a defect, and which one.
-fn roll(rng: &mut Rng, rate: f64, defects: &[&'static str], csv: bool) -> Option<&'static str> {
+pub(crate) fn roll(
+    rng: &mut Rng,
+    rate: f64,
+    defects: &[&'static str],
+    csv: bool,
+) -> Option<&'static str> {
     if !rng.chance(rate) {
         return None;
     }

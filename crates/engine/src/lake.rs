@@ -139,6 +139,19 @@ impl Lake {
         schema: &Schema,
         description: Option<&str>,
     ) -> Result<DeltaTable> {
+        self.load_or_create_partitioned(name, schema, &[], description)
+            .await
+    }
+
+    /// Loads a table, creating it empty with `schema` and partitioned by `partition_columns`
+    /// (Hive-style folders) when it does not exist. An existing table is returned as it is.
+    pub async fn load_or_create_partitioned(
+        &self,
+        name: &str,
+        schema: &Schema,
+        partition_columns: &[&str],
+        description: Option<&str>,
+    ) -> Result<DeltaTable> {
         if let Some(table) = self.load(name).await? {
             return Ok(table);
         }
@@ -150,6 +163,9 @@ impl Lake {
             .create()
             .with_table_name(name)
             .with_columns(kernel_schema.fields().cloned());
+        if !partition_columns.is_empty() {
+            create = create.with_partition_columns(partition_columns.iter().copied());
+        }
         if let Some(description) = description {
             create = create.with_comment(description);
         }
