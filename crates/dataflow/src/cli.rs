@@ -85,6 +85,13 @@ pub enum Command {
     Checkpoint(CheckpointArgs),
     /// Data quality tools: profile a table and suggest a suite.
     Quality(QualityArgs),
+    /// Process a stream (streams/NAME.yml) continuously: read its Kafka topics as a consumer
+    /// group member, validate and flag events, write micro-batches to the lake and PostgreSQL
+    /// (SIGTERM: write and commit the open batch, then stop).
+    Stream(StreamArgs),
+    /// Publish generated transaction and customer events (with defects, malformed JSON
+    /// included) to a stream's Kafka topics.
+    Produce(ProduceArgs),
 }
 
 /// Options of `quality`.
@@ -502,4 +509,57 @@ impl ModelsAction {
             ModelsAction::Docs => "docs",
         }
     }
+}
+
+/// Options of `stream`.
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// The stream (a streams/*.yml file's name); optional when the project has one.
+    pub name: Option<String>,
+    /// Brokers replacing the stream file's (`host:port[,host:port...]`).
+    #[arg(long, env = "DATAFLOW_KAFKA_BROKERS")]
+    pub brokers: Option<String>,
+    /// Stop, after writing and committing, once no event arrived for this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub idle_exit_secs: Option<f64>,
+}
+
+/// Options of `produce`.
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// The stream whose brokers and topics to use (default: the project's only stream; with no
+    /// streams/ folder, --brokers and the default topic names).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Brokers replacing the stream file's (`host:port[,host:port...]`).
+    #[arg(long, env = "DATAFLOW_KAFKA_BROKERS")]
+    pub brokers: Option<String>,
+    /// Events to publish.
+    #[arg(long, default_value_t = 10_000)]
+    pub count: u64,
+    /// Events per second (default: as fast as the broker takes them).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Seed: the same seed and options publish the same events.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Distinct customers.
+    #[arg(long, default_value_t = 10_000)]
+    pub customers: u64,
+    /// Products (they set prices and categories).
+    #[arg(long, default_value_t = 1_000)]
+    pub products: u64,
+    /// Probability that an event carries a defect (malformed JSON, a missing or invalid
+    /// field, a huge amount, an unknown customer).
+    #[arg(long, default_value_t = 0.015)]
+    pub defect_rate: f64,
+    /// Share of events that are customer events (the rest are transactions).
+    #[arg(long, default_value_t = 0.3)]
+    pub customer_event_share: f64,
+    /// Event time of the first event (ISO 8601, UTC unless an offset is given; default: now).
+    #[arg(long)]
+    pub start_time: Option<String>,
+    /// Write the manifest (what was published, and what a processor must find) to this file.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
 }

@@ -26,6 +26,8 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
             Some(e.kind())
         } else if let Some(e) = cause.downcast_ref::<dataflow_orchestrator::Error>() {
             Some(e.kind())
+        } else if let Some(e) = cause.downcast_ref::<dataflow_stream::Error>() {
+            Some(e.kind())
         } else {
             cause
                 .downcast_ref::<dataflow_datagen::Error>()

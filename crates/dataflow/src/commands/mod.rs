@@ -11,6 +11,7 @@ mod ingest;
 mod models;
 mod models_test;
 mod orchestrator;
+mod produce;
 mod profile;
 mod query;
 mod runs;
@@ -19,6 +20,7 @@ mod schema;
 mod serve;
 mod stages;
 mod status;
+mod stream;
 mod tables;
 mod validate;
 
@@ -86,6 +88,8 @@ pub async fn run(cli: Cli, run_id: &RunId) -> anyhow::Result<()> {
         }
         Command::Status => status::run(&load_project(&project_dir)?).await,
         Command::Serve(args) => serve::run(&load_project(&project_dir)?, &args).await,
+        Command::Stream(args) => stream::run(&load_project(&project_dir)?, args).await,
+        Command::Produce(args) => produce::run(&project_dir, args).await,
         Command::Tables(_) => {
             let project = load_project_or_dbt(&project_dir)?;
             tables::run(&project).await

@@ -15,5 +15,6 @@ mod orchestrator;
 mod prometheus;
 mod quality;
 mod serve;
+mod stream;
 mod support;
 mod traces;

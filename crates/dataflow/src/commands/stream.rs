@@ -1,0 +1,65 @@
+//! `dataflow stream [NAME]`: runs a `streams/*.yml` stream in the foreground until SIGTERM or
+//! Ctrl-C (the open batch is written and committed first), or until it is idle when
+//! `--idle-exit-secs` is given.
+
+use std::time::Duration;
+
+use dataflow_core::config::Project;
+use dataflow_stream::config::find_stream;
+use dataflow_stream::{RunOptions, run_stream};
+use tokio::sync::watch;
+
+use crate::cli::StreamArgs;
+
+/// Runs the stream.
+pub async fn run(project: &Project, args: StreamArgs) -> anyhow::Result<()> {
+    let stream = find_stream(&project.dir, args.name.as_deref())?;
+    let lake = super::open_lake(project)?;
+    let idle_exit = match args.idle_exit_secs {
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
+            return Err(dataflow_core::Error::Usage(format!(
+                "--idle-exit-secs must be above 0, got {secs}"
+            ))
+            .into());
+        }
+        Some(secs) => Some(Duration::from_secs_f64(secs)),
+        None => None,
+    };
+    let name = stream.name.clone();
+    let (stop, stopped) = watch::channel(false);
+    let mut signals = super::scheduler::stop_on_signals(None);
+    tokio::spawn(async move {
+        if signals.changed().await.is_ok() {
+            let _ = stop.send(true);
+        }
+    });
+    let summary = run_stream(
+        RunOptions {
+            stream,
+            lake,
+            brokers: args.brokers,
+            idle_exit,
+        },
+        stopped,
+    )
+    .await?;
+    let c = &summary.counts;
+    println!(
+        "stream {name}: {} messages in {} batches: {} transactions ({} high-value, {} anomalies), \
+         {} customer events, {} dead-lettered, {} already applied{}",
+        c.messages,
+        summary.batches,
+        c.transactions,
+        c.high_value,
+        c.anomalies,
+        c.customer_events,
+        c.dead_letters,
+        c.replayed,
+        if summary.restarts > 0 {
+            format!(", {} restarts after failures", summary.restarts)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}

@@ -1,0 +1,472 @@
+//! `dataflow produce` and `dataflow stream` against a real Kafka-compatible broker (tansu,
+//! started by scripts/test) and PostgreSQL: end-to-end counts equal the producer's manifest,
+//! rejected events reach the dead-letter topic with their origin, and a stream killed at every
+//! point of a batch and restarted leaves exactly the lake rows and PostgreSQL metrics of an
+//! uninterrupted run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use dataflow_stream::kafka::{KafkaSettings, ReadMessage, read_topic};
+use serde_json::Value;
+
+use crate::support::{PgSchema, TestProject};
+
+/// The environment variable naming the test broker (`host:port`).
+const BROKERS_VAR: &str = "DATAFLOW_TEST_KAFKA_BROKERS";
+
+/// Longest a `dataflow stream` or `produce` run may take in these tests.
+const RUN_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// The test broker; `None` (with a note) when none is configured locally, a failure when
+/// `CI=true` (the same handling as [`PgSchema`]).
+fn kafka_brokers() -> Option<String> {
+    match std::env::var(BROKERS_VAR) {
+        Ok(brokers) if !brokers.trim().is_empty() => Some(brokers.trim().to_string()),
+        _ if std::env::var("CI").as_deref() == Ok("true") => panic!(
+            "{BROKERS_VAR} is not set, and CI=true: the Kafka tests must run in CI \
+             (scripts/test starts a broker on loopback and sets it)"
+        ),
+        _ => {
+            eprintln!(
+                "note: {BROKERS_VAR} is not set, so this Kafka test is skipped \
+                 (scripts/test starts a broker and sets it)"
+            );
+            None
+        }
+    }
+}
+
+/// Topic names of one test, unique so tests can share the broker.
+struct Topics {
+    transactions: String,
+    customer_events: String,
+}
+
+impl Topics {
+    fn new() -> Topics {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        Topics {
+            transactions: format!("tx-{id}"),
+            customer_events: format!("cust-{id}"),
+        }
+    }
+}
+
+/// A project with one stream (`streams/shop.yml`) on `topics`, its own consumer group and
+/// dead-letter topic, and PostgreSQL metrics when `pg_url` is given.
+fn stream_project(brokers: &str, topics: &Topics, pg_url: Option<&str>) -> (TestProject, String) {
+    let project = TestProject::new(|_| "name: streams\n".to_string());
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let dead_letter = format!("dlq-{id}");
+    let mut text = format!(
+        "brokers: [{brokers}]
+topics:
+  transactions: {}
+  customer_events: {}
+  dead_letter: {dead_letter}
+  partitions: 3
+consumer:
+  group_id: group-{id}
+  # A restarted processor waits for its killed predecessor's session to expire.
+  session_timeout_ms: 6000
+batch:
+  max_events: 200
+  max_wait_ms: 100
+processor:
+  statistical:
+    warm_up: 4
+    z_threshold: 2.5
+",
+        topics.transactions, topics.customer_events
+    );
+    if let Some(url) = pg_url {
+        text.push_str(&format!("sinks:\n  postgres:\n    url: \"{url}\"\n"));
+    }
+    let dir = project.path().join("streams");
+    std::fs::create_dir_all(&dir).expect("streams dir");
+    std::fs::write(dir.join("shop.yml"), text).expect("stream file");
+    (project, dead_letter)
+}
+
+/// Publishes `count` generated events with `dataflow produce` and returns its manifest.
+fn produce(project: &TestProject, count: u64) -> Value {
+    let manifest = project.path().join("events-manifest.json");
+    project
+        .cmd()
+        .args([
+            "produce",
+            "--count",
+            &count.to_string(),
+            "--customers",
+            "200",
+            "--products",
+            "60",
+            "--defect-rate",
+            "0.05",
+            "--seed",
+            "11",
+            "--start-time",
+            "2024-05-01T10:00:00Z",
+            "--manifest",
+        ])
+        .arg(&manifest)
+        .timeout(RUN_TIMEOUT)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    serde_json::from_str(&text).expect("manifest json")
+}
+
+/// Runs `dataflow stream` until it has been idle for 3 seconds; returns its summary line.
+fn stream_until_idle(project: &TestProject) -> String {
+    let out = project
+        .cmd()
+        .args(["stream", "--idle-exit-secs", "3"])
+        .timeout(RUN_TIMEOUT)
+        .assert()
+        .success();
+    String::from_utf8_lossy(&out.get_output().stdout).into_owned()
+}
+
+fn number(value: &Value, path: &[&str]) -> u64 {
+    let mut node = value;
+    for key in path {
+        node = &node[*key];
+    }
+    node.as_u64()
+        .unwrap_or_else(|| panic!("{} in {value}", path.join(".")))
+}
+
+/// Every message of a topic (blocking reads with their own timeout).
+fn read_all(brokers: &str, topic: &str) -> Vec<ReadMessage> {
+    read_topic(&KafkaSettings::brokers(brokers), topic)
+        .unwrap_or_else(|e| panic!("reading {topic}: {e}"))
+}
+
+fn header<'a>(message: &'a ReadMessage, key: &str) -> &'a str {
+    message
+        .headers
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("header {key} in {:?}", message.headers))
+}
+
+#[test]
+fn stream_counts_equal_the_producer_manifest() {
+    let Some(brokers) = kafka_brokers() else {
+        return;
+    };
+    let topics = Topics::new();
+    let (project, dead_letter) = stream_project(&brokers, &topics, None);
+    let manifest = produce(&project, 4_000);
+    let summary = stream_until_idle(&project);
+    assert!(summary.contains("4000 messages"), "{summary}");
+
+    let valid = number(&manifest, &["transactions", "valid"]);
+    assert_eq!(project.count("stream_transactions"), valid);
+    let flags = project.query(
+        "select count(*) filter (where is_high_value) as high_value,
+                count(*) filter (where is_fixed_anomaly) as fixed,
+                cast(sum(amount * 100) as bigint) as cents,
+                count(distinct transaction_id) as ids
+         from stream_transactions",
+    );
+    assert_eq!(
+        flags[0]["high_value"].as_u64(),
+        Some(number(&manifest, &["transactions", "high_value"]))
+    );
+    assert_eq!(
+        flags[0]["fixed"].as_u64(),
+        Some(number(&manifest, &["transactions", "fixed_anomalies"]))
+    );
+    assert_eq!(
+        flags[0]["cents"].as_u64(),
+        Some(number(&manifest, &["transactions", "amount_cents"]))
+    );
+    assert_eq!(
+        flags[0]["ids"].as_u64(),
+        Some(valid),
+        "no transaction twice"
+    );
+    let by_type: BTreeMap<String, u64> = project
+        .query("select event_type, count(*) as n from stream_customer_events group by 1")
+        .iter()
+        .map(|r| {
+            (
+                r["event_type"].as_str().unwrap_or_default().to_string(),
+                r["n"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, u64> =
+        serde_json::from_value(manifest["customer_events"]["event_types"].clone())
+            .expect("event types");
+    assert_eq!(by_type, expected);
+    // Rows are partitioned by event date and hour.
+    let hours = project.query(
+        "select count(*) as n from stream_transactions
+         where event_date <> cast(event_time as date) or event_hour <> extract(hour from event_time)",
+    );
+    assert_eq!(hours[0]["n"].as_u64(), Some(0));
+    assert!(
+        project
+            .path()
+            .join("lake/stream_transactions/event_date=2024-05-01")
+            .is_dir()
+    );
+
+    // Dead letters: exactly the rejected events, each with its error and origin.
+    let letters = read_all(&brokers, &dead_letter);
+    let rejected = number(&manifest, &["transactions", "dead_letter"])
+        + number(&manifest, &["customer_events", "dead_letter"]);
+    assert_eq!(letters.len() as u64, rejected);
+    let malformed = letters
+        .iter()
+        .filter(|m| header(m, "dataflow.error.kind") == "malformed_json")
+        .count() as u64;
+    assert_eq!(
+        malformed,
+        number(&manifest, &["transactions", "defects", "malformed_json"])
+            + number(&manifest, &["customer_events", "defects", "malformed_json"])
+    );
+    let origins: BTreeSet<(String, String, String)> = letters
+        .iter()
+        .map(|m| {
+            assert!(!header(m, "dataflow.error.message").is_empty());
+            (
+                header(m, "dataflow.source.topic").to_string(),
+                header(m, "dataflow.source.partition").to_string(),
+                header(m, "dataflow.source.offset").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(origins.len(), letters.len(), "each rejected event once");
+
+    // Nothing new: a second run reads nothing. A new consumer group re-reads everything from
+    // the start into the same lake: the Delta transaction ids skip every replayed batch.
+    let again = stream_until_idle(&project);
+    assert!(again.contains("0 messages"), "{again}");
+    let file = project.path().join("streams/shop.yml");
+    let text = std::fs::read_to_string(&file).expect("stream file");
+    std::fs::write(&file, text.replace("group_id: group-", "group_id: replay-")).expect("edit");
+    let replay = stream_until_idle(&project);
+    assert!(replay.contains("4000 messages"), "{replay}");
+    assert!(replay.contains(" 0 transactions"), "{replay}");
+    assert!(replay.contains(" 0 dead-lettered"), "{replay}");
+    assert_eq!(project.count("stream_transactions"), valid);
+    assert_eq!(read_all(&brokers, &dead_letter).len() as u64, rejected);
+}
+
+/// The lake rows of a project, without the processing time, in a stable order.
+fn lake_rows(project: &TestProject) -> (Vec<Value>, Vec<Value>) {
+    let transactions = project.query(
+        "select transaction_id, customer_id, cast(amount as varchar) as amount, currency, status,
+                category, cast(event_time as varchar) as event_time, is_high_value,
+                is_fixed_anomaly, is_statistical_anomaly, is_anomaly, amount_z_score,
+                _kafka_partition, _kafka_offset, cast(event_date as varchar) as event_date,
+                event_hour
+         from stream_transactions order by _kafka_partition, _kafka_offset",
+    );
+    let events = project.query(
+        "select event_id, customer_id, event_type, cast(event_time as varchar) as event_time,
+                session_id, details, _kafka_partition, _kafka_offset
+         from stream_customer_events order by _kafka_partition, _kafka_offset",
+    );
+    (transactions, events)
+}
+
+/// The metrics table as text, one JSON object per customer, without `updated_at`.
+fn pg_metrics(url: &str) -> String {
+    let sql = "select coalesce(string_agg(row_to_json(m)::text, E'\\n' order by customer_id), '')
+               from (select customer_id, transaction_count, total_amount_cents, total_amount,
+                            high_value_count, anomaly_count, fixed_anomaly_count,
+                            statistical_anomaly_count, amount_mean, amount_m2,
+                            last_transaction_time, login_count, last_login_time,
+                            profile_update_count, last_profile_update_time, other_event_count,
+                            last_event_time
+                     from real_time_customer_metrics) m";
+    pg_text(url, sql)
+}
+
+/// One text value from PostgreSQL.
+fn pg_text(url: &str, sql: &str) -> String {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let db = dataflow_orchestrator::store::Db::connect(url).await?;
+            let row = db.query(sql, &[]).await?;
+            Ok::<_, dataflow_orchestrator::Error>(row[0].str(0)?.to_string())
+        })
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Offsets applied to PostgreSQL so far (0 before the table exists).
+fn pg_progress(url: &str) -> i64 {
+    let sql = "select coalesce(sum(last_offset + 1), 0)::text from dataflow_stream_offsets";
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let db = dataflow_orchestrator::store::Db::connect(url).await.ok()?;
+            let rows = db.query(sql, &[]).await.ok()?;
+            rows.first()?.str(0).ok()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Runs `dataflow stream` with `DATAFLOW_STREAM_ABORT_AFTER` set, which aborts the process at
+/// that point of a batch (like `kill -9` there), and checks that it did die.
+fn stream_aborting_at(project: &TestProject, point: &str) {
+    let out = project
+        .cmd()
+        .args(["stream", "--idle-exit-secs", "3"])
+        .env("DATAFLOW_STREAM_ABORT_AFTER", point)
+        .timeout(RUN_TIMEOUT)
+        .output()
+        .expect("run stream");
+    assert!(
+        !out.status.success(),
+        "the stream should have aborted after {point}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts `dataflow stream` and sends it SIGKILL once PostgreSQL shows progress past
+/// `progress_above` (and before the end). Returns the progress seen at the kill.
+fn kill_mid_stream(project: &TestProject, url: &str, progress_above: i64) -> i64 {
+    let bin = assert_cmd::cargo::cargo_bin("dataflow");
+    let mut child = std::process::Command::new(bin)
+        .arg("--project-dir")
+        .arg(project.path())
+        .arg("stream")
+        .env_remove("RUST_LOG")
+        .env_remove("DATAFLOW_STREAM_ABORT_AFTER")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn stream");
+    let started = Instant::now();
+    let mut progress = pg_progress(url);
+    while progress <= progress_above && started.elapsed() < RUN_TIMEOUT {
+        std::thread::sleep(Duration::from_millis(20));
+        progress = pg_progress(url);
+    }
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    progress
+}
+
+#[test]
+fn killing_the_stream_at_any_point_then_restarting_equals_an_uninterrupted_run() {
+    let Some(brokers) = kafka_brokers() else {
+        return;
+    };
+    let (Some(pg_a), Some(pg_b)) = (PgSchema::create(), PgSchema::create()) else {
+        return;
+    };
+    let topics = Topics::new();
+    let (uninterrupted, dead_letter_a) = stream_project(&brokers, &topics, Some(&pg_a.url));
+    let (interrupted, dead_letter_b) = stream_project(&brokers, &topics, Some(&pg_b.url));
+    let total = 6_000;
+    let manifest = produce(&uninterrupted, total);
+
+    let summary = stream_until_idle(&uninterrupted);
+    assert!(summary.contains(&format!("{total} messages")), "{summary}");
+
+    // Die at each point of a batch: after its dead letters were published, after its lake
+    // commits, after its PostgreSQL transaction (before the Kafka offsets are committed).
+    stream_aborting_at(&interrupted, "dead_letters:2");
+    stream_aborting_at(&interrupted, "lake:2");
+    stream_aborting_at(&interrupted, "postgres:3");
+    // And a real kill -9 while batches are flowing.
+    let before = pg_progress(&pg_b.url);
+    let at_kill = kill_mid_stream(&interrupted, &pg_b.url, before + 400);
+    assert!(
+        at_kill < total as i64,
+        "the kill landed after the end ({at_kill} of {total} applied)"
+    );
+    stream_until_idle(&interrupted);
+
+    let (a_transactions, a_events) = lake_rows(&uninterrupted);
+    let (b_transactions, b_events) = lake_rows(&interrupted);
+    assert_eq!(
+        a_transactions.len() as u64,
+        number(&manifest, &["transactions", "valid"])
+    );
+    assert_eq!(
+        a_events.len() as u64,
+        number(&manifest, &["customer_events", "valid"])
+    );
+    assert_eq!(a_transactions, b_transactions, "stream_transactions differ");
+    assert_eq!(a_events, b_events, "stream_customer_events differ");
+    let statistical = a_transactions
+        .iter()
+        .filter(|r| r["is_statistical_anomaly"] == Value::Bool(true))
+        .count();
+    assert!(statistical > 0, "the statistical rule fired on this data");
+
+    let metrics_a = pg_metrics(&pg_a.url);
+    let metrics_b = pg_metrics(&pg_b.url);
+    assert!(!metrics_a.is_empty());
+    assert_eq!(metrics_a, metrics_b, "real_time_customer_metrics differ");
+    let totals = pg_text(
+        &pg_a.url,
+        "select sum(transaction_count)::text || ',' || sum(total_amount_cents)::text
+         from real_time_customer_metrics",
+    );
+    assert_eq!(
+        totals,
+        format!(
+            "{},{}",
+            number(&manifest, &["transactions", "valid"]),
+            number(&manifest, &["transactions", "amount_cents"])
+        )
+    );
+
+    // Dead letters: exactly once uninterrupted; after crashes at least once, and exactly once
+    // by origin.
+    let rejected = number(&manifest, &["transactions", "dead_letter"])
+        + number(&manifest, &["customer_events", "dead_letter"]);
+    assert_eq!(read_all(&brokers, &dead_letter_a).len() as u64, rejected);
+    let letters_b = read_all(&brokers, &dead_letter_b);
+    let origins: BTreeSet<(String, String, String)> = letters_b
+        .iter()
+        .map(|m| {
+            (
+                header(m, "dataflow.source.topic").to_string(),
+                header(m, "dataflow.source.partition").to_string(),
+                header(m, "dataflow.source.offset").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(origins.len() as u64, rejected);
+    pg_a.drop_schema();
+    pg_b.drop_schema();
+}
+
+#[test]
+fn a_bad_stream_file_is_a_usage_error_with_its_line() {
+    let project = TestProject::new(|_| "name: streams\n".to_string());
+    let dir = project.path().join("streams");
+    std::fs::create_dir_all(&dir).expect("streams dir");
+    std::fs::write(
+        dir.join("shop.yml"),
+        "brokers: [127.0.0.1:9]\nbatch:\n  max_event: 10\n",
+    )
+    .expect("stream file");
+    project
+        .cmd()
+        .arg("stream")
+        .timeout(RUN_TIMEOUT)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("streams/shop.yml"))
+        .stderr(predicates::str::contains("unknown field `max_event`"))
+        .stderr(predicates::str::contains("line 3"));
+}

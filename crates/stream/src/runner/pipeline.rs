@@ -1,0 +1,417 @@
+//! One micro-batch through the processor and the sinks, in the order that makes a crash at any
+//! point harmless:
+//!
+//! 1. per partition, the offsets the sinks already hold: the lake's `txn` version and
+//!    PostgreSQL's applied offset (lake >= PostgreSQL, as the lake is written first);
+//! 2. state of the batch's customers loaded from PostgreSQL (once per process);
+//! 3. each event in offset order: at or below PostgreSQL's offset it is skipped; above it, it
+//!    updates the customer's state; above the lake's offset its row (and its dead letter, if
+//!    rejected) is written;
+//! 4. dead letters delivered, then the lake commits, then the PostgreSQL transaction;
+//! 5. the caller commits the Kafka offsets.
+//!
+//! A replay after a crash therefore writes nothing twice, and rebuilds the state exactly: the
+//! state loaded from PostgreSQL is the state after its applied offset, and the replay continues
+//! from there in the same order.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::error::{Error, Result};
+use crate::event::{parse_customer_event, parse_transaction};
+use crate::process::{ActivityState, Processor, TransactionState};
+use crate::sink::{
+    CustomerEventRow, DeadLetter, DeadLetterSink, LakeSink, PgBatch, PgSink, TransactionRow,
+    customer_events_batch, transactions_batch,
+};
+
+/// Which of the stream's input topics a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// The transactions topic.
+    Transactions,
+    /// The customer events topic.
+    CustomerEvents,
+}
+
+/// A message read from Kafka (copied out of the client's buffer).
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Its input topic.
+    pub source: Source,
+    /// Topic name.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Value.
+    pub payload: Option<Vec<u8>>,
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    /// Messages in the batch.
+    pub messages: u64,
+    /// Messages already fully applied by an earlier run (skipped).
+    pub replayed: u64,
+    /// Valid transactions written to the lake.
+    pub transactions: u64,
+    /// Valid customer events written to the lake.
+    pub customer_events: u64,
+    /// Events sent to the dead-letter topic.
+    pub dead_letters: u64,
+    /// High-value transactions written.
+    pub high_value: u64,
+    /// Anomalies written (either rule).
+    pub anomalies: u64,
+}
+
+impl BatchCounts {
+    /// Adds another batch's counts.
+    pub fn add(&mut self, other: &BatchCounts) {
+        self.messages += other.messages;
+        self.replayed += other.replayed;
+        self.transactions += other.transactions;
+        self.customer_events += other.customer_events;
+        self.dead_letters += other.dead_letters;
+        self.high_value += other.high_value;
+        self.anomalies += other.anomalies;
+    }
+}
+
+/// Where a test asks the process to die (`DATAFLOW_STREAM_ABORT_AFTER=<stage>:<batch>`), like
+/// a `kill -9` at a chosen point: after the dead letters, the lake commits or PostgreSQL of the
+/// n-th batch with messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    DeadLetters,
+    Lake,
+    Postgres,
+}
+
+fn abort_point() -> Option<(Stage, u64)> {
+    let text = std::env::var("DATAFLOW_STREAM_ABORT_AFTER").ok()?;
+    let (stage, batch) = text.split_once(':')?;
+    let stage = match stage {
+        "dead_letters" => Stage::DeadLetters,
+        "lake" => Stage::Lake,
+        "postgres" => Stage::Postgres,
+        _ => return None,
+    };
+    Some((stage, batch.parse().ok()?))
+}
+
+/// The processor, its per-customer state and the sinks.
+pub struct Pipeline {
+    stream: String,
+    processor: Processor,
+    lake: LakeSink,
+    postgres: Option<PgSink>,
+    dead_letters: Option<DeadLetterSink>,
+    transactions: HashMap<i64, TransactionState>,
+    activity: HashMap<i64, ActivityState>,
+    /// The last offset per partition already in the in-memory state (which starts as what
+    /// PostgreSQL holds, or empty without it).
+    state_done: HashMap<(Source, i32), i64>,
+    batches: u64,
+    abort: Option<(Stage, u64)>,
+}
+
+impl Pipeline {
+    /// A pipeline over opened sinks.
+    pub fn new(
+        stream: &str,
+        processor: Processor,
+        lake: LakeSink,
+        postgres: Option<PgSink>,
+        dead_letters: Option<DeadLetterSink>,
+    ) -> Pipeline {
+        Pipeline {
+            stream: stream.to_string(),
+            processor,
+            lake,
+            postgres,
+            dead_letters,
+            transactions: HashMap::new(),
+            activity: HashMap::new(),
+            state_done: HashMap::new(),
+            batches: 0,
+            abort: abort_point(),
+        }
+    }
+
+    /// Forgets every cached offset and customer state; they are read again from the sinks.
+    /// Called after a rebalance or a failed batch.
+    pub async fn reset(&mut self) -> Result<()> {
+        self.forget_state();
+        if let Some(pg) = &mut self.postgres {
+            pg.refresh();
+        }
+        self.lake.refresh().await
+    }
+
+    fn abort_if(&self, stage: Stage) {
+        if self.abort == Some((stage, self.batches)) {
+            tracing::warn!(
+                ?stage,
+                batch = self.batches,
+                "aborting as asked by DATAFLOW_STREAM_ABORT_AFTER"
+            );
+            std::process::abort();
+        }
+    }
+
+    /// Processes and writes one batch. On error nothing is cached any more that a retry could
+    /// trust: the caller resets the pipeline and replays from the committed offsets.
+    pub async fn apply(&mut self, batch: &[Message]) -> Result<BatchCounts> {
+        let result = self.apply_inner(batch).await;
+        if result.is_err() {
+            // The in-memory state may be ahead of what was written.
+            self.forget_state();
+        }
+        result
+    }
+
+    fn forget_state(&mut self) {
+        self.transactions.clear();
+        self.activity.clear();
+        self.state_done.clear();
+    }
+
+    async fn apply_inner(&mut self, batch: &[Message]) -> Result<BatchCounts> {
+        let mut counts = BatchCounts {
+            messages: batch.len() as u64,
+            ..BatchCounts::default()
+        };
+        if batch.is_empty() {
+            return Ok(counts);
+        }
+        self.batches += 1;
+        // 1. What the sinks and the in-memory state hold already, per partition: (lake,
+        // state, PostgreSQL).
+        let mut done: HashMap<(Source, i32), (i64, i64, i64)> = HashMap::new();
+        for message in batch {
+            let key = (message.source, message.partition);
+            if done.contains_key(&key) {
+                continue;
+            }
+            let lake = match message.source {
+                Source::Transactions => &mut self.lake.transactions,
+                Source::CustomerEvents => &mut self.lake.customer_events,
+            }
+            .applied_offset(message.partition)
+            .await?;
+            let pg = match &mut self.postgres {
+                Some(pg) => pg.applied_offset(&message.topic, message.partition).await?,
+                None => -1,
+            };
+            let state = *self.state_done.entry(key).or_insert(pg);
+            done.insert(key, (lake, state, pg));
+        }
+        // 2. Parse, and load the state of customers not seen yet.
+        enum Parsed {
+            Transaction(crate::event::Transaction),
+            Customer(crate::event::CustomerEvent),
+            Rejected(crate::event::Invalid),
+        }
+        let parsed: Vec<Parsed> = batch
+            .iter()
+            .map(|m| {
+                let payload = m.payload.as_deref().unwrap_or_default();
+                let result = match m.source {
+                    Source::Transactions => parse_transaction(payload).map(Parsed::Transaction),
+                    Source::CustomerEvents => parse_customer_event(payload).map(Parsed::Customer),
+                };
+                result.unwrap_or_else(Parsed::Rejected)
+            })
+            .collect();
+        if let Some(pg) = &self.postgres {
+            let mut need_txn = HashSet::new();
+            let mut need_activity = HashSet::new();
+            for (message, event) in batch.iter().zip(&parsed) {
+                let (_, state_done, _) = done[&(message.source, message.partition)];
+                if message.offset <= state_done {
+                    continue;
+                }
+                match event {
+                    Parsed::Transaction(t) if !self.transactions.contains_key(&t.customer_id) => {
+                        need_txn.insert(t.customer_id);
+                    }
+                    Parsed::Customer(e) if !self.activity.contains_key(&e.customer_id) => {
+                        need_activity.insert(e.customer_id);
+                    }
+                    _ => {}
+                }
+            }
+            if !need_txn.is_empty() {
+                let ids: Vec<i64> = need_txn.into_iter().collect();
+                let mut loaded = pg.transaction_states(&ids).await?;
+                for id in ids {
+                    let state = loaded.remove(&id).unwrap_or_default();
+                    self.transactions.insert(id, state);
+                }
+            }
+            if !need_activity.is_empty() {
+                let ids: Vec<i64> = need_activity.into_iter().collect();
+                let mut loaded = pg.activity_states(&ids).await?;
+                for id in ids {
+                    let state = loaded.remove(&id).unwrap_or_default();
+                    self.activity.insert(id, state);
+                }
+            }
+        }
+        // 3. Process in offset order.
+        let mut transaction_rows = Vec::new();
+        let mut customer_rows = Vec::new();
+        let mut letters = Vec::new();
+        let mut dirty_txn = HashSet::new();
+        let mut dirty_activity = HashSet::new();
+        let mut last_offsets: BTreeMap<(Source, i32), (String, i64)> = BTreeMap::new();
+        for (message, event) in batch.iter().zip(parsed) {
+            let (lake_done, state_done, _) = done[&(message.source, message.partition)];
+            let entry = last_offsets
+                .entry((message.source, message.partition))
+                .or_insert_with(|| (message.topic.clone(), message.offset));
+            entry.1 = entry.1.max(message.offset);
+            if message.offset <= state_done && message.offset <= lake_done {
+                counts.replayed += 1;
+                continue;
+            }
+            let to_lake = message.offset > lake_done;
+            let to_state = message.offset > state_done;
+            match event {
+                Parsed::Rejected(error) => {
+                    if to_lake {
+                        letters.push(DeadLetter {
+                            key: message.key.clone(),
+                            payload: message.payload.clone(),
+                            error,
+                            topic: message.topic.clone(),
+                            partition: message.partition,
+                            offset: message.offset,
+                        });
+                    }
+                }
+                Parsed::Transaction(txn) => {
+                    let state = self.transactions.entry(txn.customer_id).or_default();
+                    let flags = if to_state {
+                        dirty_txn.insert(txn.customer_id);
+                        self.processor.transaction(state, &txn)
+                    } else {
+                        // Already in PostgreSQL but not in the lake (the lake is written
+                        // first, so only when the lake was reset): flag against a copy.
+                        let mut copy = *state;
+                        self.processor.transaction(&mut copy, &txn)
+                    };
+                    if to_lake {
+                        counts.transactions += 1;
+                        counts.high_value += u64::from(flags.is_high_value);
+                        counts.anomalies += u64::from(flags.is_anomaly());
+                        transaction_rows.push(TransactionRow {
+                            txn,
+                            flags,
+                            partition: message.partition,
+                            offset: message.offset,
+                        });
+                    }
+                }
+                Parsed::Customer(event) => {
+                    if to_state {
+                        let state = self.activity.entry(event.customer_id).or_default();
+                        self.processor.customer_event(state, &event);
+                        dirty_activity.insert(event.customer_id);
+                    }
+                    if to_lake {
+                        counts.customer_events += 1;
+                        customer_rows.push(CustomerEventRow {
+                            event,
+                            partition: message.partition,
+                            offset: message.offset,
+                        });
+                    }
+                }
+            }
+        }
+        // 4. Dead letters, lake, PostgreSQL.
+        counts.dead_letters = letters.len() as u64;
+        let started = std::time::Instant::now();
+        if !letters.is_empty() {
+            match &self.dead_letters {
+                Some(sink) => sink.send(&letters).await?,
+                None => {
+                    return Err(Error::Internal(
+                        "rejected events but no dead-letter sink".to_string(),
+                    ));
+                }
+            }
+        }
+        self.abort_if(Stage::DeadLetters);
+        let dead_letters_ms = started.elapsed().as_millis() as u64;
+        let processed_at = now_micros();
+        for source in [Source::Transactions, Source::CustomerEvents] {
+            let offsets: BTreeMap<i32, i64> = last_offsets
+                .iter()
+                .filter(|((s, _), _)| *s == source)
+                .map(|((_, partition), (_, offset))| (*partition, *offset))
+                .collect();
+            let (table, batch) = match source {
+                Source::Transactions => (
+                    &mut self.lake.transactions,
+                    (!transaction_rows.is_empty())
+                        .then(|| transactions_batch(&transaction_rows, processed_at))
+                        .transpose()?,
+                ),
+                Source::CustomerEvents => (
+                    &mut self.lake.customer_events,
+                    (!customer_rows.is_empty())
+                        .then(|| customer_events_batch(&customer_rows, processed_at))
+                        .transpose()?,
+                ),
+            };
+            if let Some(version) = table.commit(batch, &offsets, &self.stream).await? {
+                tracing::debug!(table = table.name(), version, "lake commit");
+            }
+        }
+        self.abort_if(Stage::Lake);
+        let lake_ms = started.elapsed().as_millis() as u64 - dead_letters_ms;
+        if let Some(pg) = &mut self.postgres {
+            let mut pg_batch = PgBatch::default();
+            for ((source, partition), (topic, offset)) in &last_offsets {
+                if *offset > done[&(*source, *partition)].2 {
+                    pg_batch.offsets.push((topic.clone(), *partition, *offset));
+                }
+            }
+            pg_batch.transactions = dirty_txn
+                .iter()
+                .map(|c| (*c, self.transactions.get(c).copied().unwrap_or_default()))
+                .collect();
+            pg_batch.activity = dirty_activity
+                .iter()
+                .map(|c| (*c, self.activity.get(c).copied().unwrap_or_default()))
+                .collect();
+            pg.write(&pg_batch).await?;
+        }
+        self.abort_if(Stage::Postgres);
+        tracing::debug!(
+            dead_letters_ms,
+            lake_ms,
+            postgres_ms = started.elapsed().as_millis() as u64 - dead_letters_ms - lake_ms,
+            "batch sinks written"
+        );
+        for (key, (_, offset)) in last_offsets {
+            let done = self.state_done.entry(key).or_insert(offset);
+            *done = (*done).max(offset);
+        }
+        Ok(counts)
+    }
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,237 @@
+//! Tests of the pipeline and the stream loop against librdkafka's in-process mock cluster (fast;
+//! the delivery-guarantee tests against a real broker are in the binary's integration tests).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use dataflow_datagen::stream_events::EventOptions;
+use dataflow_engine::Lake;
+use dataflow_engine::datafusion::arrow::array::{Array, Int64Array};
+use rdkafka::mocking::MockCluster;
+
+use super::*;
+use crate::config::{LakeSinkConfig, ProcessorConfig, parse_stream};
+use crate::kafka::topic_message_counts;
+use crate::{ProduceOptions, produce};
+
+const TXN: &str = r#"{"event_type":"transaction","transaction_id":"tID","customer_id":7,"amount":AMOUNT,"currency":"USD","status":"completed","category":"books","event_time":"2024-05-01T12:30:00Z"}"#;
+const LOGIN: &str = r#"{"event_type":"login","event_id":"eID","customer_id":7,"event_time":"2024-05-01T13:00:00Z"}"#;
+
+fn message(source: Source, partition: i32, offset: i64, payload: String) -> Message {
+    Message {
+        source,
+        topic: match source {
+            Source::Transactions => "tx".to_string(),
+            Source::CustomerEvents => "cust".to_string(),
+        },
+        partition,
+        offset,
+        key: Some(b"7".to_vec()),
+        payload: Some(payload.into_bytes()),
+    }
+}
+
+fn batch() -> Vec<Message> {
+    let txn = |offset: i64, amount: &str| {
+        message(
+            Source::Transactions,
+            0,
+            offset,
+            TXN.replace("ID", &offset.to_string())
+                .replace("AMOUNT", amount),
+        )
+    };
+    vec![
+        txn(0, "12.50"),
+        txn(1, "1500"),
+        message(Source::CustomerEvents, 1, 0, LOGIN.replace("ID", "0")),
+        txn(2, "20000"),
+        message(Source::Transactions, 0, 3, "{\"event_type\":".to_string()),
+        message(Source::CustomerEvents, 1, 1, LOGIN.replace("ID", "1")),
+    ]
+}
+
+async fn count(lake: &Lake, sql: &str) -> i64 {
+    let ctx = dataflow_engine::new_session(lake).await.unwrap();
+    let batches = dataflow_engine::collect_sql(&ctx, sql).await.unwrap();
+    let column = batches[0].column(0);
+    column
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .value(0)
+}
+
+async fn pipeline(lake: &Lake, brokers: &str) -> Pipeline {
+    let sink = LakeSink::open(lake, &LakeSinkConfig::default(), "tx", "cust")
+        .await
+        .unwrap();
+    let settings = KafkaSettings::brokers(brokers);
+    Pipeline::new(
+        "test",
+        Processor::new(&ProcessorConfig::default()).unwrap(),
+        sink,
+        None,
+        Some(DeadLetterSink::new(&settings, "dlq", "test").unwrap()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_batch_writes_nothing_twice() {
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic("dlq", 1, 1).unwrap();
+    let brokers = mock.bootstrap_servers();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+
+    let mut first = pipeline(&lake, &brokers).await;
+    let counts = first.apply(&batch()).await.unwrap();
+    assert_eq!(
+        counts,
+        BatchCounts {
+            messages: 6,
+            replayed: 0,
+            transactions: 3,
+            customer_events: 2,
+            dead_letters: 1,
+            high_value: 2,
+            anomalies: 1,
+        }
+    );
+    // The same batch again, in the same process and in a new one: all of it is skipped.
+    let again = first.apply(&batch()).await.unwrap();
+    assert_eq!(
+        (again.replayed, again.transactions, again.dead_letters),
+        (6, 0, 0)
+    );
+    // A new process without PostgreSQL rebuilds its in-memory state from the replay, but
+    // writes nothing.
+    let mut restarted = pipeline(&lake, &brokers).await;
+    let again = restarted.apply(&batch()).await.unwrap();
+    assert_eq!(
+        (
+            again.transactions,
+            again.customer_events,
+            again.dead_letters
+        ),
+        (0, 0, 0)
+    );
+
+    assert_eq!(
+        count(&lake, "select count(*) from stream_transactions").await,
+        3
+    );
+    assert_eq!(
+        count(&lake, "select count(*) from stream_customer_events").await,
+        2
+    );
+    assert_eq!(
+        count(
+            &lake,
+            "select count(*) from stream_transactions where is_high_value and is_fixed_anomaly \
+             and event_date = date '2024-05-01' and event_hour = 12"
+        )
+        .await,
+        1
+    );
+    let partition = dir
+        .path()
+        .join("stream_transactions/event_date=2024-05-01/event_hour=12");
+    assert!(partition.is_dir(), "{}", partition.display());
+    let table = lake.load("stream_transactions").await.unwrap().unwrap();
+    assert_eq!(
+        dataflow_engine::transaction_version(&table, "t", &crate::sink::app_id("tx", 0))
+            .await
+            .unwrap(),
+        Some(3),
+        "the malformed event's offset is recorded too"
+    );
+    let settings = KafkaSettings::brokers(&brokers);
+    let letters = tokio::task::spawn_blocking(move || topic_message_counts(&settings, "dlq"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(letters.iter().map(|(_, n)| n).sum::<i64>(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_consumes_what_was_produced() {
+    let mock = MockCluster::new(1).unwrap();
+    let brokers = mock.bootstrap_servers();
+    // The mock cluster does not answer the admin API's CreateTopics: create them directly.
+    for topic in [
+        "transaction_events",
+        "customer_events",
+        "dataflow_dead_letter",
+    ] {
+        mock.create_topic(topic, 2, 1).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap(), HashMap::new()).unwrap();
+    let text = format!(
+        "brokers: [{brokers}]\ntopics:\n  create: false\nbatch:\n  max_events: 300\n  max_wait_ms: 100\n"
+    );
+    let stream = parse_stream(std::path::Path::new("streams/mock.yml"), &text).unwrap();
+    let settings = KafkaSettings::from_spec(&stream.spec, None).unwrap();
+    let produced = produce(
+        ProduceOptions {
+            settings,
+            transactions_topic: stream.spec.topics.transactions.clone(),
+            customer_events_topic: stream.spec.topics.customer_events.clone(),
+            create_topics: None,
+            events: EventOptions {
+                seed: 1,
+                customers: 50,
+                products: 20,
+                customer_event_share: 0.3,
+                defect_rate: 0.05,
+                start_millis: 1_714_564_800_000,
+                step_millis: 1,
+            },
+            count: 2_000,
+            rate: None,
+        },
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(produced.delivered, 2_000);
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let summary = tokio::time::timeout(
+        Duration::from_secs(120),
+        run_stream(
+            RunOptions {
+                stream,
+                lake: lake.clone(),
+                brokers: None,
+                idle_exit: Some(Duration::from_secs(2)),
+            },
+            stopped,
+        ),
+    )
+    .await
+    .expect("the stream stops when idle")
+    .unwrap();
+    let m = &produced.manifest;
+    assert_eq!(summary.counts.messages, 2_000);
+    assert_eq!(summary.counts.transactions, m.transactions.valid);
+    assert_eq!(summary.counts.customer_events, m.customer_events.valid);
+    assert_eq!(
+        summary.counts.dead_letters,
+        m.transactions.dead_letter + m.customer_events.dead_letter
+    );
+    assert_eq!(
+        count(&lake, "select count(*) from stream_transactions").await as u64,
+        m.transactions.valid
+    );
+    assert_eq!(
+        count(
+            &lake,
+            "select count(*) from stream_transactions where is_high_value"
+        )
+        .await as u64,
+        m.transactions.high_value
+    );
+}

@@ -1,0 +1,168 @@
+//! The lake sink: each micro-batch is one Delta commit per table, carrying one application
+//! transaction per Kafka partition, `dataflow.stream/<topic>/<partition>` at the last offset the
+//! batch covers (valid or not). A replayed batch finds its offsets already recorded and writes
+//! nothing, so every event lands once.
+
+use std::collections::{BTreeMap, HashMap};
+
+use dataflow_engine::datafusion::arrow::array::RecordBatch;
+use dataflow_engine::deltalake::DeltaTable;
+use dataflow_engine::{AppTransaction, Lake, TableWriter, transaction_version};
+use serde_json::json;
+
+use super::rows::{PARTITION_COLUMNS, customer_events_schema, transactions_schema};
+use crate::error::Result;
+
+/// The application id recording how far a table holds `topic`'s `partition`.
+pub fn app_id(topic: &str, partition: i32) -> String {
+    format!("dataflow.stream/{topic}/{partition}")
+}
+
+/// One table fed by one topic.
+pub struct LakeTable {
+    name: String,
+    topic: String,
+    table: DeltaTable,
+    /// Last offset recorded per partition (-1: none), as read or written by this process.
+    applied: HashMap<i32, i64>,
+}
+
+impl LakeTable {
+    async fn open(
+        lake: &Lake,
+        name: &str,
+        topic: &str,
+        schema: &dataflow_engine::datafusion::arrow::datatypes::Schema,
+        description: &str,
+    ) -> Result<LakeTable> {
+        let table = lake
+            .load_or_create_partitioned(name, schema, PARTITION_COLUMNS, Some(description))
+            .await?;
+        Ok(LakeTable {
+            name: name.to_string(),
+            topic: topic.to_string(),
+            table,
+            applied: HashMap::new(),
+        })
+    }
+
+    /// The table's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The last offset of `partition` this table holds (-1 when none).
+    pub async fn applied_offset(&mut self, partition: i32) -> Result<i64> {
+        if let Some(offset) = self.applied.get(&partition) {
+            return Ok(*offset);
+        }
+        let version =
+            transaction_version(&self.table, &self.name, &app_id(&self.topic, partition)).await?;
+        let offset = version.unwrap_or(-1);
+        self.applied.insert(partition, offset);
+        Ok(offset)
+    }
+
+    /// Forgets what is cached and reads the table's latest version (after a rebalance, another
+    /// processor may have written it).
+    pub async fn refresh(&mut self) -> Result<()> {
+        self.applied.clear();
+        self.table
+            .update_state()
+            .await
+            .map_err(|e| dataflow_engine::Error::Delta {
+                table: self.name.clone(),
+                source: e,
+            })?;
+        Ok(())
+    }
+
+    /// Appends `batch` and records `offsets` (partition to last offset covered) in one commit.
+    /// Partitions whose offset is not past the recorded one are left out; with no rows and no
+    /// offset to record, nothing is committed.
+    pub async fn commit(
+        &mut self,
+        batch: Option<RecordBatch>,
+        offsets: &BTreeMap<i32, i64>,
+        stream: &str,
+    ) -> Result<Option<u64>> {
+        let mut transactions = Vec::new();
+        for (&partition, &offset) in offsets {
+            if offset > self.applied_offset(partition).await? {
+                transactions.push(AppTransaction {
+                    app_id: app_id(&self.topic, partition),
+                    version: offset,
+                });
+            }
+        }
+        let rows = batch.as_ref().map_or(0, RecordBatch::num_rows);
+        if transactions.is_empty() && rows == 0 {
+            return Ok(None);
+        }
+        let mut writer = TableWriter::new(&self.name, self.table.clone())?;
+        if let Some(batch) = batch {
+            writer.write(batch).await?;
+        }
+        let metadata = HashMap::from([(
+            "dataflow".to_string(),
+            json!({"stream": stream, "topic": self.topic, "rows": rows}),
+        )]);
+        let version = writer.commit(&transactions, metadata).await?;
+        for t in &transactions {
+            if let Some(partition) = t.app_id.rsplit('/').next().and_then(|p| p.parse().ok()) {
+                self.applied.insert(partition, t.version);
+            }
+        }
+        self.table
+            .update_incremental(None)
+            .await
+            .map_err(|e| dataflow_engine::Error::Delta {
+                table: self.name.clone(),
+                source: e,
+            })?;
+        Ok(Some(version))
+    }
+}
+
+/// The two lake tables of a stream.
+pub struct LakeSink {
+    /// Processed transactions.
+    pub transactions: LakeTable,
+    /// Customer events.
+    pub customer_events: LakeTable,
+}
+
+impl LakeSink {
+    /// Opens (creating when missing) both tables.
+    pub async fn open(
+        lake: &Lake,
+        config: &crate::config::LakeSinkConfig,
+        transactions_topic: &str,
+        customer_events_topic: &str,
+    ) -> Result<LakeSink> {
+        Ok(LakeSink {
+            transactions: LakeTable::open(
+                lake,
+                &config.transactions_table,
+                transactions_topic,
+                &transactions_schema(),
+                "Transaction events processed by dataflow stream",
+            )
+            .await?,
+            customer_events: LakeTable::open(
+                lake,
+                &config.customer_events_table,
+                customer_events_topic,
+                &customer_events_schema(),
+                "Customer events processed by dataflow stream",
+            )
+            .await?,
+        })
+    }
+
+    /// Forgets cached offsets of both tables and reloads them.
+    pub async fn refresh(&mut self) -> Result<()> {
+        self.transactions.refresh().await?;
+        self.customer_events.refresh().await
+    }
+}

@@ -1,0 +1,15 @@
+//! Sinks: the lake tables (the record of which offsets are done), the PostgreSQL customer
+//! metrics, and the dead-letter topic.
+
+pub mod dead_letter;
+pub mod lake;
+pub mod postgres;
+pub mod rows;
+
+pub use dead_letter::{DeadLetter, DeadLetterSink};
+pub use lake::{LakeSink, LakeTable, app_id};
+pub use postgres::{OFFSETS_TABLE, PgBatch, PgSink};
+pub use rows::{
+    CustomerEventRow, PARTITION_COLUMNS, TransactionRow, customer_events_batch,
+    customer_events_schema, transactions_batch, transactions_schema,
+};
