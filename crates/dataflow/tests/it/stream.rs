@@ -373,6 +373,11 @@ fn killing_the_stream_at_any_point_then_restarting_equals_an_uninterrupted_run()
     let topics = Topics::new();
     let (uninterrupted, dead_letter_a) = stream_project(&brokers, &topics, Some(&pg_a.url));
     let (interrupted, dead_letter_b) = stream_project(&brokers, &topics, Some(&pg_b.url));
+    // Smaller batches for the interrupted run: more points to die at, and batch boundaries
+    // that differ from the uninterrupted run's (the results must not depend on them).
+    let file = interrupted.path().join("streams/shop.yml");
+    let text = std::fs::read_to_string(&file).expect("stream file");
+    std::fs::write(&file, text.replace("max_events: 200", "max_events: 50")).expect("edit");
     let total = 6_000;
     let manifest = produce(&uninterrupted, total);
 
@@ -386,7 +391,7 @@ fn killing_the_stream_at_any_point_then_restarting_equals_an_uninterrupted_run()
     stream_aborting_at(&interrupted, "postgres:3");
     // And a real kill -9 while batches are flowing.
     let before = pg_progress(&pg_b.url);
-    let at_kill = kill_mid_stream(&interrupted, &pg_b.url, before + 400);
+    let at_kill = kill_mid_stream(&interrupted, &pg_b.url, before + 200);
     assert!(
         at_kill < total as i64,
         "the kill landed after the end ({at_kill} of {total} applied)"
