@@ -475,3 +475,79 @@ fn a_bad_stream_file_is_a_usage_error_with_its_line() {
         .stderr(predicates::str::contains("unknown field `max_event`"))
         .stderr(predicates::str::contains("line 3"));
 }
+
+/// The `N` of `stream shop: N messages` in a run's summary line.
+fn messages_in(summary: &str) -> u64 {
+    summary
+        .split("stream shop: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no message count in {summary:?}"))
+}
+
+#[test]
+fn sigterm_writes_and_commits_the_open_batch_before_stopping() {
+    let Some(brokers) = kafka_brokers() else {
+        return;
+    };
+    let topics = Topics::new();
+    let (project, _) = stream_project(&brokers, &topics, None);
+    let file = project.path().join("streams/shop.yml");
+    let text = std::fs::read_to_string(&file).expect("stream file");
+    // Small batches, so the stream is still busy when the signal arrives.
+    std::fs::write(&file, text.replace("max_events: 200", "max_events: 25")).expect("edit");
+    let manifest = produce(&project, 3_000);
+    let bin = assert_cmd::cargo::cargo_bin("dataflow");
+    let out = project.path().join("stream-stdout.txt");
+    let mut child = std::process::Command::new(bin)
+        .arg("--project-dir")
+        .arg(project.path())
+        .arg("stream")
+        .env_remove("RUST_LOG")
+        .stdout(std::fs::File::create(&out).expect("stdout file"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn stream");
+    // Wait until some batches are in the lake, then ask it to stop.
+    let started = Instant::now();
+    while started.elapsed() < RUN_TIMEOUT {
+        let versions =
+            std::fs::read_dir(project.path().join("lake/stream_transactions/_delta_log"))
+                .map(|d| d.count())
+                .unwrap_or(0);
+        if versions > 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the stream did not stop within 60 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    let first = messages_in(&std::fs::read_to_string(&out).expect("stdout"));
+    assert!(
+        first > 0 && first < 3_000,
+        "SIGTERM after {first} of 3000 messages"
+    );
+    // Everything read before the signal was committed: the next run reads only the rest.
+    let second = messages_in(&stream_until_idle(&project));
+    assert_eq!(first + second, 3_000);
+    assert_eq!(
+        project.count("stream_transactions"),
+        number(&manifest, &["transactions", "valid"])
+    );
+}
