@@ -22,13 +22,13 @@ use crate::support::{Killed, dataflow, free_port, http_get, wait_until, which};
 type Received = Arc<Mutex<Vec<(String, Value)>>>;
 
 /// An HTTP listener that records every POST and answers 200.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     received: Received,
 }
 
 impl Receiver {
-    fn start() -> Receiver {
+    pub(crate) fn start() -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let received: Received = Arc::default();
@@ -43,7 +43,7 @@ impl Receiver {
         Receiver { url, received }
     }
 
-    fn bodies(&self, path: &str) -> Vec<Value> {
+    pub(crate) fn bodies(&self, path: &str) -> Vec<Value> {
         self.received
             .lock()
             .unwrap_or_else(|e| e.into_inner())

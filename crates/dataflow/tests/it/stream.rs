@@ -17,7 +17,7 @@ use crate::support::{PgSchema, TestProject};
 const BROKERS_VAR: &str = "DATAFLOW_TEST_KAFKA_BROKERS";
 
 /// Longest a `dataflow stream` or `produce` run may take in these tests.
-const RUN_TIMEOUT: Duration = Duration::from_secs(240);
+const RUN_TIMEOUT: Duration = Duration::from_secs(420);
 
 /// The test broker; `None` (with a note) when none is configured locally, a failure when
 /// `CI=true` (the same handling as [`PgSchema`]).
@@ -549,5 +549,88 @@ fn sigterm_writes_and_commits_the_open_batch_before_stopping() {
     assert_eq!(
         project.count("stream_transactions"),
         number(&manifest, &["transactions", "valid"])
+    );
+}
+
+#[test]
+fn anomalies_are_alerted_once_and_rate_limited() {
+    let Some(brokers) = kafka_brokers() else {
+        return;
+    };
+    let receiver = crate::alerts::Receiver::start();
+    let topics = Topics::new();
+    let (project, _) = stream_project(&brokers, &topics, None);
+    let file = project.path().join("streams/shop.yml");
+    let text = std::fs::read_to_string(&file).expect("stream file");
+    let with_alerts = |max_per_minute: u32| {
+        format!(
+            "{text}sinks:\n  alerts:\n    webhook: {}/alerts\n    max_per_minute: {max_per_minute}\n",
+            receiver.url
+        )
+    };
+    std::fs::write(&file, with_alerts(100_000)).expect("edit");
+    produce(&project, 3_000);
+    stream_until_idle(&project);
+
+    let anomalies = project.query(
+        "select transaction_id, is_fixed_anomaly, is_statistical_anomaly
+         from stream_transactions where is_anomaly order by transaction_id",
+    );
+    assert!(!anomalies.is_empty());
+    let bodies = receiver.bodies("/alerts");
+    let alerts: Vec<&Value> = bodies
+        .iter()
+        .flat_map(|b| b["alerts"].as_array().into_iter().flatten())
+        .collect();
+    let mut alerted: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["transaction_id"].as_str().unwrap_or_default())
+        .collect();
+    alerted.sort_unstable();
+    let expected: Vec<&str> = anomalies
+        .iter()
+        .map(|r| r["transaction_id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(alerted, expected, "one alert per anomaly");
+    for alert in &alerts {
+        let rule = alert["rule"].as_str().unwrap_or_default();
+        assert!(
+            ["fixed", "statistical", "fixed+statistical"].contains(&rule),
+            "{alert}"
+        );
+        assert_eq!(alert["alert_type"], "transaction_anomaly");
+        assert!(alert["amount"].is_number() && alert["customer_id"].is_number());
+        assert!(alert["source"]["offset"].is_number());
+    }
+    assert!(bodies.iter().all(|b| b["stream"] == "shop"));
+
+    // A new consumer group replays everything: the lake already holds it, so no alert again.
+    // With a limit of 5 a minute, a fresh lake gets 5 alerts and counts the rest.
+    let posts_before = bodies.len();
+    std::fs::write(
+        &file,
+        with_alerts(5).replace("group_id: group-", "group_id: replay-"),
+    )
+    .expect("edit");
+    let replay = stream_until_idle(&project);
+    assert_eq!(receiver.bodies("/alerts").len(), posts_before, "{replay}");
+    std::fs::remove_dir_all(project.path().join("lake")).expect("remove lake");
+    std::fs::write(
+        &file,
+        with_alerts(5).replace("group_id: group-", "group_id: limited-"),
+    )
+    .expect("edit");
+    let limited = stream_until_idle(&project);
+    let sent: usize = receiver.bodies("/alerts")[posts_before..]
+        .iter()
+        .map(|b| b["alerts"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(sent, 5, "{limited}");
+    assert!(
+        limited.contains(&format!(
+            "alerts: 5 sent, {} suppressed, 0 failed",
+            anomalies.len() - 5
+        )),
+        "{limited}"
     );
 }

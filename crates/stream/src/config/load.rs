@@ -358,13 +358,26 @@ fn check_sinks(spec: &StreamSpec, problems: &mut Problems<'_>) {
             ));
         }
     }
-    if let Some(url) = &spec.sinks.alert_webhook
-        && !(url.starts_with("http://") || url.starts_with("https://"))
-    {
-        problems.push((
-            vec!["sinks", "alert_webhook"],
-            format!("`{url}` must be an http:// or https:// URL"),
-        ));
+    if let Some(alerts) = &spec.sinks.alerts {
+        let url = &alerts.webhook;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            problems.push((
+                vec!["sinks", "alerts", "webhook"],
+                format!("`{url}` must be an http:// or https:// URL"),
+            ));
+        }
+        if alerts.max_per_minute == 0 {
+            problems.push((
+                vec!["sinks", "alerts", "max_per_minute"],
+                "must be at least 1".into(),
+            ));
+        }
+        if alerts.timeout_ms == 0 {
+            problems.push((
+                vec!["sinks", "alerts", "timeout_ms"],
+                "must be at least 1".into(),
+            ));
+        }
     }
 }
 

@@ -12,8 +12,8 @@ pub use load::{
     load_streams, parse_stream,
 };
 pub use spec::{
-    BatchConfig, ConsumerConfig, LakeSinkConfig, OffsetReset, PostgresSinkConfig, ProcessorConfig,
-    SinksConfig, StatisticalConfig, StreamSpec, TopicsConfig,
+    AlertSinkConfig, BatchConfig, ConsumerConfig, LakeSinkConfig, OffsetReset, PostgresSinkConfig,
+    ProcessorConfig, SinksConfig, StatisticalConfig, StreamSpec, TopicsConfig,
 };
 
 impl PostgresSinkConfig {

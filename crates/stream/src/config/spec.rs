@@ -254,9 +254,31 @@ pub struct SinksConfig {
     /// Per-customer real-time metrics in PostgreSQL (optional).
     #[serde(default)]
     pub postgres: Option<PostgresSinkConfig>,
-    /// A URL receiving anomaly alerts as JSON (optional; delivery is a later slice).
+    /// Anomaly alerts posted to a webhook (optional).
     #[serde(default)]
-    pub alert_webhook: Option<String>,
+    pub alerts: Option<AlertSinkConfig>,
+}
+
+/// Anomaly alerts: one JSON POST per batch with its new anomalies, rate-limited.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSinkConfig {
+    /// The URL receiving the alerts.
+    pub webhook: String,
+    /// At most this many alerts a minute; the rest are counted as suppressed.
+    #[serde(default = "default_max_per_minute")]
+    pub max_per_minute: u32,
+    /// How long one POST may take.
+    #[serde(default = "default_alert_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_max_per_minute() -> u32 {
+    600
+}
+
+fn default_alert_timeout_ms() -> u64 {
+    5_000
 }
 
 /// Lake table names.

@@ -151,3 +151,28 @@ fn amounts_have_at_most_two_decimals() {
     assert_eq!(amount_cents(-1.0), None);
     assert_eq!(amount_cents(f64::NAN), None);
 }
+
+#[test]
+fn alerts_need_an_http_webhook_and_a_positive_limit() {
+    let text = GOOD.replace(
+        "sinks:\n",
+        "sinks:\n  alerts:\n    webhook: ftp://hooks\n    max_per_minute: 0\n",
+    );
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "sinks.alerts.webhook: `ftp://hooks` must be an http:// or https:// URL at line 17"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("sinks.alerts.max_per_minute: must be at least 1 at line 18"),
+        "{err}"
+    );
+    let text = GOOD.replace(
+        "sinks:\n",
+        "sinks:\n  alerts:\n    webhook: http://hooks/a\n",
+    );
+    let alerts = parse(&text).unwrap().spec.sinks.alerts.unwrap();
+    assert_eq!((alerts.max_per_minute, alerts.timeout_ms), (600, 5_000));
+}

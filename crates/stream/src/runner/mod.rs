@@ -26,7 +26,7 @@ use crate::config::{OffsetReset, Stream};
 use crate::error::{Error, Result};
 use crate::kafka::{KafkaSettings, StreamContext, ensure_topics};
 use crate::process::Processor;
-use crate::sink::{DeadLetterSink, LakeSink, PgSink};
+use crate::sink::{AlertSink, DeadLetterSink, LakeSink, PgSink};
 
 /// How long `recv` waits when no batch is open, so shutdown and idleness are noticed.
 const POLL: Duration = Duration::from_millis(200);
@@ -132,13 +132,18 @@ async fn session(
         None => None,
     };
     let dead_letters = DeadLetterSink::new(settings, &topics.dead_letter, &stream.name)?;
+    let alerts = match &spec.sinks.alerts {
+        Some(config) => Some(AlertSink::new(config, &stream.name)?),
+        None => None,
+    };
     let mut pipeline = Pipeline::new(
         &stream.name,
         processor.clone(),
         lake,
         postgres,
         Some(dead_letters),
-    );
+    )
+    .with_alerts(alerts);
     let context = StreamContext::default();
     let consumer: StreamConsumer<StreamContext> = settings
         .client_config()

@@ -20,8 +20,8 @@ use crate::error::{Error, Result};
 use crate::event::{parse_customer_event, parse_transaction};
 use crate::process::{ActivityState, Processor, TransactionState};
 use crate::sink::{
-    CustomerEventRow, DeadLetter, DeadLetterSink, LakeSink, PgBatch, PgSink, TransactionRow,
-    customer_events_batch, transactions_batch,
+    AlertSink, CustomerEventRow, DeadLetter, DeadLetterSink, LakeSink, PgBatch, PgSink,
+    TransactionRow, customer_events_batch, transactions_batch,
 };
 
 /// Which of the stream's input topics a message came from.
@@ -67,6 +67,12 @@ pub struct BatchCounts {
     pub high_value: u64,
     /// Anomalies written (either rule).
     pub anomalies: u64,
+    /// Anomaly alerts delivered to the webhook.
+    pub alerts_sent: u64,
+    /// Anomaly alerts over the rate limit (reported to the webhook as a count).
+    pub alerts_suppressed: u64,
+    /// Anomaly alerts whose delivery failed.
+    pub alerts_failed: u64,
 }
 
 impl BatchCounts {
@@ -79,6 +85,9 @@ impl BatchCounts {
         self.dead_letters += other.dead_letters;
         self.high_value += other.high_value;
         self.anomalies += other.anomalies;
+        self.alerts_sent += other.alerts_sent;
+        self.alerts_suppressed += other.alerts_suppressed;
+        self.alerts_failed += other.alerts_failed;
     }
 }
 
@@ -111,6 +120,7 @@ pub struct Pipeline {
     lake: LakeSink,
     postgres: Option<PgSink>,
     dead_letters: Option<DeadLetterSink>,
+    alerts: Option<AlertSink>,
     transactions: HashMap<i64, TransactionState>,
     activity: HashMap<i64, ActivityState>,
     /// The last offset per partition already in the in-memory state (which starts as what
@@ -135,12 +145,19 @@ impl Pipeline {
             lake,
             postgres,
             dead_letters,
+            alerts: None,
             transactions: HashMap::new(),
             activity: HashMap::new(),
             state_done: HashMap::new(),
             batches: 0,
             abort: abort_point(),
         }
+    }
+
+    /// Posts each batch's new anomalies to a webhook.
+    pub fn with_alerts(mut self, alerts: Option<AlertSink>) -> Pipeline {
+        self.alerts = alerts;
+        self
     }
 
     /// Forgets every cached offset and customer state; they are read again from the sinks.
@@ -349,6 +366,19 @@ impl Pipeline {
             }
         }
         self.abort_if(Stage::DeadLetters);
+        if let Some(alerts) = &mut self.alerts
+            && !transaction_rows.is_empty()
+        {
+            let topic = batch
+                .iter()
+                .find(|m| m.source == Source::Transactions)
+                .map(|m| m.topic.as_str())
+                .unwrap_or_default();
+            let sent = alerts.send(&transaction_rows, topic).await;
+            counts.alerts_sent = sent.sent;
+            counts.alerts_suppressed = sent.suppressed;
+            counts.alerts_failed = sent.failed;
+        }
         let dead_letters_ms = started.elapsed().as_millis() as u64;
         let processed_at = now_micros();
         for source in [Source::Transactions, Source::CustomerEvents] {

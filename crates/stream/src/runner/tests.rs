@@ -98,6 +98,7 @@ async fn a_replayed_batch_writes_nothing_twice() {
             dead_letters: 1,
             high_value: 2,
             anomalies: 1,
+            ..BatchCounts::default()
         }
     );
     // The same batch again, in the same process and in a new one: all of it is skipped.

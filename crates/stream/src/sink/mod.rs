@@ -1,11 +1,13 @@
 //! Sinks: the lake tables (the record of which offsets are done), the PostgreSQL customer
-//! metrics, and the dead-letter topic.
+//! metrics, the dead-letter topic and the anomaly alert webhook.
 
+pub mod alerts;
 pub mod dead_letter;
 pub mod lake;
 pub mod postgres;
 pub mod rows;
 
+pub use alerts::{AlertCounts, AlertSink};
 pub use dead_letter::{DeadLetter, DeadLetterSink};
 pub use lake::{LakeSink, LakeTable, app_id};
 pub use postgres::{OFFSETS_TABLE, PgBatch, PgSink};
