@@ -46,7 +46,7 @@ pub async fn run(project: &Project, args: StreamArgs) -> anyhow::Result<()> {
     let c = &summary.counts;
     println!(
         "stream {name}: {} messages in {} batches: {} transactions ({} high-value, {} anomalies), \
-         {} customer events, {} dead-lettered, {} already applied{}{}",
+         {} customer events, {} dead-lettered, {} already applied, {} late{}{}",
         c.messages,
         summary.batches,
         c.transactions,
@@ -55,6 +55,7 @@ pub async fn run(project: &Project, args: StreamArgs) -> anyhow::Result<()> {
         c.customer_events,
         c.dead_letters,
         c.replayed,
+        c.late,
         if c.alerts_sent + c.alerts_suppressed + c.alerts_failed > 0 {
             format!(
                 ", alerts: {} sent, {} suppressed, {} failed",

@@ -78,6 +78,9 @@ processor:
   statistical:
     warm_up: 4
     z_threshold: 2.5
+  windows:
+    size_secs: 60
+    allowed_lateness_secs: 1
 ",
         topics.transactions, topics.customer_events
     );
@@ -420,6 +423,32 @@ fn killing_the_stream_at_any_point_then_restarting_equals_an_uninterrupted_run()
     let metrics_b = pg_metrics(&pg_b.url);
     assert!(!metrics_a.is_empty());
     assert_eq!(metrics_a, metrics_b, "real_time_customer_metrics differ");
+    let windows = "select coalesce(string_agg(row_to_json(w)::text, E'\\n'
+                        order by window_start, status, category), '')
+                   from (select window_start, window_end, status, category, transactions,
+                                amount_cents, amount, late_transactions, late_amount_cents
+                         from real_time_window_metrics) w";
+    assert_eq!(
+        pg_text(&pg_a.url, windows),
+        pg_text(&pg_b.url, windows),
+        "real_time_window_metrics differ"
+    );
+    let window_totals = pg_text(
+        &pg_a.url,
+        "select sum(transactions + late_transactions)::text || ',' ||
+                sum(amount_cents + late_amount_cents)::text || ',' ||
+                (sum(late_transactions) > 0)::text
+         from real_time_window_metrics",
+    );
+    assert_eq!(
+        window_totals,
+        format!(
+            "{},{},true",
+            number(&manifest, &["transactions", "valid"]),
+            number(&manifest, &["transactions", "amount_cents"])
+        ),
+        "every valid transaction in one window, some of them late"
+    );
     let totals = pg_text(
         &pg_a.url,
         "select sum(transaction_count)::text || ',' || sum(total_amount_cents)::text

@@ -306,6 +306,25 @@ fn check_numbers(spec: &StreamSpec, problems: &mut Problems<'_>) {
             format!("must be above 0, got {z}"),
         ));
     }
+    let windows = &processor.windows;
+    if !(1..=86_400).contains(&windows.size_secs) || 86_400 % windows.size_secs != 0 {
+        problems.push((
+            vec!["processor", "windows", "size_secs"],
+            format!(
+                "must divide a day (1 to 86400 seconds), got {}",
+                windows.size_secs
+            ),
+        ));
+    }
+    if windows.allowed_lateness_secs > 7 * 86_400 {
+        problems.push((
+            vec!["processor", "windows", "allowed_lateness_secs"],
+            format!(
+                "must be at most a week, got {}",
+                windows.allowed_lateness_secs
+            ),
+        ));
+    }
     if processor.statistical.warm_up < 2 {
         problems.push((
             vec!["processor", "statistical", "warm_up"],
@@ -348,13 +367,21 @@ fn check_sinks(spec: &StreamSpec, problems: &mut Problems<'_>) {
             )),
             _ => {}
         }
-        if !is_identifier(&pg.metrics_table, false) {
+        for (key, table) in [
+            ("metrics_table", &pg.metrics_table),
+            ("windows_table", &pg.windows_table),
+        ] {
+            if !is_identifier(table, false) {
+                problems.push((
+                    vec!["sinks", "postgres", key],
+                    format!("`{table}` must be lowercase letters, digits and `_`"),
+                ));
+            }
+        }
+        if pg.metrics_table == pg.windows_table {
             problems.push((
-                vec!["sinks", "postgres", "metrics_table"],
-                format!(
-                    "`{}` must be lowercase letters, digits and `_`",
-                    pg.metrics_table
-                ),
+                vec!["sinks", "postgres", "windows_table"],
+                "must differ from metrics_table".into(),
             ));
         }
     }

@@ -13,7 +13,7 @@ pub use load::{
 };
 pub use spec::{
     AlertSinkConfig, BatchConfig, ConsumerConfig, LakeSinkConfig, OffsetReset, PostgresSinkConfig,
-    ProcessorConfig, SinksConfig, StatisticalConfig, StreamSpec, TopicsConfig,
+    ProcessorConfig, SinksConfig, StatisticalConfig, StreamSpec, TopicsConfig, WindowConfig,
 };
 
 impl PostgresSinkConfig {

@@ -190,6 +190,45 @@ pub struct ProcessorConfig {
     /// The statistical anomaly rule (per customer).
     #[serde(default)]
     pub statistical: StatisticalConfig,
+    /// Event-time tumbling windows of transaction counts and sums by status and category
+    /// (written to PostgreSQL).
+    #[serde(default)]
+    pub windows: WindowConfig,
+}
+
+/// Event-time tumbling windows. Each transactions partition has a watermark: the latest event
+/// time it has seen minus `allowed_lateness_secs`; an event older than its partition's
+/// watermark is late, and counted in its window's `late_transactions` instead.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// Whether windows are computed (they need the PostgreSQL sink).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Window length.
+    #[serde(default = "default_window_secs")]
+    pub size_secs: u64,
+    /// How far behind its partition's latest event time an event may be and still count.
+    #[serde(default = "default_allowed_lateness_secs")]
+    pub allowed_lateness_secs: u64,
+}
+
+fn default_window_secs() -> u64 {
+    60
+}
+
+fn default_allowed_lateness_secs() -> u64 {
+    60
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        WindowConfig {
+            enabled: true,
+            size_secs: default_window_secs(),
+            allowed_lateness_secs: default_allowed_lateness_secs(),
+        }
+    }
 }
 
 fn default_high_value_threshold() -> f64 {
@@ -206,6 +245,7 @@ impl Default for ProcessorConfig {
             high_value_threshold: default_high_value_threshold(),
             fixed_anomaly_threshold: default_fixed_anomaly_threshold(),
             statistical: StatisticalConfig::default(),
+            windows: WindowConfig::default(),
         }
     }
 }
@@ -324,6 +364,13 @@ pub struct PostgresSinkConfig {
     /// The upserted per-customer table.
     #[serde(default = "default_metrics_table")]
     pub metrics_table: String,
+    /// The window aggregates (`processor.windows`).
+    #[serde(default = "default_windows_table")]
+    pub windows_table: String,
+}
+
+fn default_windows_table() -> String {
+    "real_time_window_metrics".to_string()
 }
 
 fn default_metrics_table() -> String {

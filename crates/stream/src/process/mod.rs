@@ -42,6 +42,19 @@ pub struct Processor {
     high_value_cents: i64,
     fixed_anomaly_cents: i64,
     statistical: Option<(f64, u64)>,
+    /// Window size and allowed lateness, in microseconds.
+    windows: Option<(i64, i64)>,
+}
+
+/// Where a transaction falls among the event-time windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSlot {
+    /// Window start (microseconds since the epoch).
+    pub start_micros: i64,
+    /// Window end (exclusive).
+    pub end_micros: i64,
+    /// Older than its partition's watermark.
+    pub late: bool,
 }
 
 impl Processor {
@@ -58,6 +71,25 @@ impl Processor {
                 .statistical
                 .enabled
                 .then_some((config.statistical.z_threshold, config.statistical.warm_up)),
+            windows: config.windows.enabled.then_some((
+                config.windows.size_secs as i64 * 1_000_000,
+                config.windows.allowed_lateness_secs as i64 * 1_000_000,
+            )),
+        })
+    }
+
+    /// The window of an event at `micros`, given its partition's latest event time so far
+    /// (`max_event`, updated here): late when older than that time minus the allowed
+    /// lateness. `None` when windows are off.
+    pub fn window(&self, micros: i64, max_event: &mut Option<i64>) -> Option<WindowSlot> {
+        let (size, lateness) = self.windows?;
+        let late = max_event.is_some_and(|max| micros < max - lateness);
+        *max_event = (*max_event).max(Some(micros));
+        let start = micros - micros.rem_euclid(size);
+        Some(WindowSlot {
+            start_micros: start,
+            end_micros: start + size,
+            late,
         })
     }
 

@@ -120,3 +120,39 @@ fn customer_events_count_by_kind_and_keep_the_latest_times() {
     assert_eq!(state.last_profile_update_micros, Some(40));
     assert_eq!(state.last_event_micros, Some(70));
 }
+
+#[test]
+fn windows_are_tumbling_and_late_events_are_marked() {
+    let config = ProcessorConfig {
+        windows: crate::config::WindowConfig {
+            enabled: true,
+            size_secs: 60,
+            allowed_lateness_secs: 5,
+        },
+        ..ProcessorConfig::default()
+    };
+    let processor = Processor::new(&config).unwrap();
+    let second = 1_000_000;
+    let mut max = None;
+    let slot = processor.window(125 * second, &mut max).unwrap();
+    assert_eq!(
+        (slot.start_micros, slot.end_micros, slot.late),
+        (120 * second, 180 * second, false)
+    );
+    assert!(
+        !processor.window(121 * second, &mut max).unwrap().late,
+        "within the lateness"
+    );
+    let late = processor.window(119 * second, &mut max).unwrap();
+    assert!(late.late && late.start_micros == 60 * second);
+    assert_eq!(max, Some(125 * second));
+    let off = Processor::new(&ProcessorConfig {
+        windows: crate::config::WindowConfig {
+            enabled: false,
+            ..config.windows.clone()
+        },
+        ..config
+    })
+    .unwrap();
+    assert_eq!(off.window(1, &mut None), None);
+}

@@ -128,7 +128,9 @@ async fn session(
     )
     .await?;
     let postgres = match &spec.sinks.postgres {
-        Some(pg) => Some(PgSink::connect(&pg.resolve_url()?, &pg.metrics_table).await?),
+        Some(pg) => {
+            Some(PgSink::connect(&pg.resolve_url()?, &pg.metrics_table, &pg.windows_table).await?)
+        }
         None => None,
     };
     let dead_letters = DeadLetterSink::new(settings, &topics.dead_letter, &stream.name)?;

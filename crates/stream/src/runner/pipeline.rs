@@ -21,7 +21,7 @@ use crate::event::{parse_customer_event, parse_transaction};
 use crate::process::{ActivityState, Processor, TransactionState};
 use crate::sink::{
     AlertSink, CustomerEventRow, DeadLetter, DeadLetterSink, LakeSink, PgBatch, PgSink,
-    TransactionRow, customer_events_batch, transactions_batch,
+    TransactionRow, WindowDelta, customer_events_batch, transactions_batch,
 };
 
 /// Which of the stream's input topics a message came from.
@@ -67,6 +67,8 @@ pub struct BatchCounts {
     pub high_value: u64,
     /// Anomalies written (either rule).
     pub anomalies: u64,
+    /// Transactions older than their partition's watermark (counted apart in their window).
+    pub late: u64,
     /// Anomaly alerts delivered to the webhook.
     pub alerts_sent: u64,
     /// Anomaly alerts over the rate limit (reported to the webhook as a count).
@@ -85,6 +87,7 @@ impl BatchCounts {
         self.dead_letters += other.dead_letters;
         self.high_value += other.high_value;
         self.anomalies += other.anomalies;
+        self.late += other.late;
         self.alerts_sent += other.alerts_sent;
         self.alerts_suppressed += other.alerts_suppressed;
         self.alerts_failed += other.alerts_failed;
@@ -126,6 +129,9 @@ pub struct Pipeline {
     /// The last offset per partition already in the in-memory state (which starts as what
     /// PostgreSQL holds, or empty without it).
     state_done: HashMap<(Source, i32), i64>,
+    /// The latest event time per partition in the in-memory state (the window watermark is
+    /// this minus the allowed lateness), loaded with `state_done`.
+    max_event: HashMap<(Source, i32), Option<i64>>,
     batches: u64,
     abort: Option<(Stage, u64)>,
 }
@@ -149,6 +155,7 @@ impl Pipeline {
             transactions: HashMap::new(),
             activity: HashMap::new(),
             state_done: HashMap::new(),
+            max_event: HashMap::new(),
             batches: 0,
             abort: abort_point(),
         }
@@ -196,6 +203,7 @@ impl Pipeline {
         self.transactions.clear();
         self.activity.clear();
         self.state_done.clear();
+        self.max_event.clear();
     }
 
     async fn apply_inner(&mut self, batch: &[Message]) -> Result<BatchCounts> {
@@ -221,11 +229,15 @@ impl Pipeline {
             }
             .applied_offset(message.partition)
             .await?;
-            let pg = match &mut self.postgres {
-                Some(pg) => pg.applied_offset(&message.topic, message.partition).await?,
-                None => -1,
+            let (pg, pg_max_event) = match &mut self.postgres {
+                Some(pg) => pg.applied(&message.topic, message.partition).await?,
+                None => (-1, None),
             };
-            let state = *self.state_done.entry(key).or_insert(pg);
+            if let std::collections::hash_map::Entry::Vacant(entry) = self.state_done.entry(key) {
+                entry.insert(pg);
+                self.max_event.insert(key, pg_max_event);
+            }
+            let state = self.state_done[&key];
             done.insert(key, (lake, state, pg));
         }
         // 2. Parse, and load the state of customers not seen yet.
@@ -287,6 +299,8 @@ impl Pipeline {
         let mut dirty_txn = HashSet::new();
         let mut dirty_activity = HashSet::new();
         let mut last_offsets: BTreeMap<(Source, i32), (String, i64)> = BTreeMap::new();
+        let mut windows: BTreeMap<(i64, String, String), WindowDelta> = BTreeMap::new();
+        let windowed = self.postgres.is_some();
         for (message, event) in batch.iter().zip(parsed) {
             let (lake_done, state_done, _) = done[&(message.source, message.partition)];
             let entry = last_offsets
@@ -316,6 +330,33 @@ impl Pipeline {
                     let state = self.transactions.entry(txn.customer_id).or_default();
                     let flags = if to_state {
                         dirty_txn.insert(txn.customer_id);
+                        let max_event = self
+                            .max_event
+                            .entry((message.source, message.partition))
+                            .or_default();
+                        if windowed
+                            && let Some(slot) =
+                                self.processor.window(txn.event_time_micros, max_event)
+                        {
+                            let category = txn.category.clone().unwrap_or_else(|| "unknown".into());
+                            let delta = windows
+                                .entry((slot.start_micros, txn.status.clone(), category.clone()))
+                                .or_insert_with(|| WindowDelta {
+                                    start_micros: slot.start_micros,
+                                    end_micros: slot.end_micros,
+                                    status: txn.status.clone(),
+                                    category,
+                                    ..WindowDelta::default()
+                                });
+                            if slot.late {
+                                delta.late_transactions += 1;
+                                delta.late_amount_cents += txn.amount_cents;
+                                counts.late += 1;
+                            } else {
+                                delta.transactions += 1;
+                                delta.amount_cents += txn.amount_cents;
+                            }
+                        }
                         self.processor.transaction(state, &txn)
                     } else {
                         // Already in PostgreSQL but not in the lake (the lake is written
@@ -411,9 +452,17 @@ impl Pipeline {
             let mut pg_batch = PgBatch::default();
             for ((source, partition), (topic, offset)) in &last_offsets {
                 if *offset > done[&(*source, *partition)].2 {
-                    pg_batch.offsets.push((topic.clone(), *partition, *offset));
+                    let max_event = self
+                        .max_event
+                        .get(&(*source, *partition))
+                        .copied()
+                        .flatten();
+                    pg_batch
+                        .offsets
+                        .push((topic.clone(), *partition, *offset, max_event));
                 }
             }
+            pg_batch.windows = windows.into_values().collect();
             pg_batch.transactions = dirty_txn
                 .iter()
                 .map(|c| (*c, self.transactions.get(c).copied().unwrap_or_default()))

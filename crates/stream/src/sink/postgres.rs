@@ -35,8 +35,10 @@ pub struct PgSink {
     client: Client,
     target: String,
     table: String,
-    /// Last applied offset per (topic, partition), as read or written by this process.
-    applied: HashMap<(String, i32), i64>,
+    windows_table: String,
+    /// Last applied offset and latest event time (microseconds) per (topic, partition), as
+    /// read or written by this process.
+    applied: HashMap<(String, i32), (i64, Option<i64>)>,
 }
 
 impl std::fmt::Debug for PgSink {
@@ -55,14 +57,37 @@ pub struct PgBatch {
     pub transactions: Vec<(i64, TransactionState)>,
     /// New activity of each customer that had customer events.
     pub activity: Vec<(i64, ActivityState)>,
-    /// Last offset covered per (topic, partition).
-    pub offsets: Vec<(String, i32, i64)>,
+    /// Last offset covered and latest event time seen per (topic, partition).
+    pub offsets: Vec<(String, i32, i64, Option<i64>)>,
+    /// Increments of the window aggregates.
+    pub windows: Vec<WindowDelta>,
+}
+
+/// What a batch adds to one window row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowDelta {
+    /// Window start, microseconds since the epoch.
+    pub start_micros: i64,
+    /// Window end (exclusive).
+    pub end_micros: i64,
+    /// Transaction status.
+    pub status: String,
+    /// Product category (`unknown` when the event had none).
+    pub category: String,
+    /// On-time transactions.
+    pub transactions: i64,
+    /// Their amounts, in cents.
+    pub amount_cents: i64,
+    /// Late transactions (older than their partition's watermark).
+    pub late_transactions: i64,
+    /// Their amounts, in cents.
+    pub late_amount_cents: i64,
 }
 
 impl PgSink {
     /// Connects and creates the tables when missing. The password comes from the URL or
     /// `PGPASSWORD`.
-    pub async fn connect(url: &str, table: &str) -> Result<PgSink> {
+    pub async fn connect(url: &str, table: &str, windows_table: &str) -> Result<PgSink> {
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| Error::Postgres {
             target: "?".to_string(),
             context: "parsing the URL".to_string(),
@@ -96,6 +121,7 @@ impl PgSink {
             client,
             target,
             table: table.to_string(),
+            windows_table: windows_table.to_string(),
             applied: HashMap::new(),
         };
         sink.create_tables().await?;
@@ -141,7 +167,22 @@ impl PgSink {
                 last_offset bigint NOT NULL,
                 updated_at timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (metrics_table, topic, partition)
-            );"
+            );
+            ALTER TABLE {OFFSETS_TABLE} ADD COLUMN IF NOT EXISTS max_event_micros bigint;
+            CREATE TABLE IF NOT EXISTS {w} (
+                window_start timestamptz NOT NULL,
+                window_end timestamptz NOT NULL,
+                status text NOT NULL,
+                category text NOT NULL,
+                transactions bigint NOT NULL DEFAULT 0,
+                amount_cents bigint NOT NULL DEFAULT 0,
+                amount numeric(20,2) GENERATED ALWAYS AS (amount_cents / 100.0) STORED,
+                late_transactions bigint NOT NULL DEFAULT 0,
+                late_amount_cents bigint NOT NULL DEFAULT 0,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (window_start, status, category)
+            );",
+            w = self.windows_table
         );
         self.client
             .batch_execute(&sql)
@@ -151,12 +192,18 @@ impl PgSink {
 
     /// The last offset of `topic`'s `partition` applied to the metrics (-1 when none).
     pub async fn applied_offset(&mut self, topic: &str, partition: i32) -> Result<i64> {
+        Ok(self.applied(topic, partition).await?.0)
+    }
+
+    /// The last applied offset (-1 when none) and the latest event time seen (microseconds)
+    /// of `topic`'s `partition`.
+    pub async fn applied(&mut self, topic: &str, partition: i32) -> Result<(i64, Option<i64>)> {
         let key = (topic.to_string(), partition);
-        if let Some(offset) = self.applied.get(&key) {
-            return Ok(*offset);
+        if let Some(applied) = self.applied.get(&key) {
+            return Ok(*applied);
         }
         let sql = format!(
-            "SELECT last_offset FROM {OFFSETS_TABLE}
+            "SELECT last_offset, max_event_micros FROM {OFFSETS_TABLE}
              WHERE metrics_table = $1 AND topic = $2 AND partition = $3"
         );
         let row = self
@@ -164,9 +211,9 @@ impl PgSink {
             .query_opt(&sql, &[&self.table, &topic, &partition])
             .await
             .map_err(self.error("reading applied offsets"))?;
-        let offset = row.map_or(-1, |r| r.get::<_, i64>(0));
-        self.applied.insert(key, offset);
-        Ok(offset)
+        let applied = row.map_or((-1, None), |r| (r.get::<_, i64>(0), r.get(1)));
+        self.applied.insert(key, applied);
+        Ok(applied)
     }
 
     /// Forgets the cached offsets (after a rebalance or an error).
@@ -252,10 +299,11 @@ impl PgSink {
             return Ok(());
         }
         let mut expected = Vec::with_capacity(batch.offsets.len());
-        for (topic, partition, _) in &batch.offsets {
+        for (topic, partition, _, _) in &batch.offsets {
             expected.push(self.applied_offset(topic, *partition).await?);
         }
         let table = self.table.clone();
+        let windows_table = self.windows_table.clone();
         let target = self.target.clone();
         let err = |context: &'static str| {
             let target = target.clone();
@@ -271,15 +319,21 @@ impl PgSink {
             .await
             .map_err(err("starting a transaction"))?;
         let offset_sql = format!(
-            "INSERT INTO {OFFSETS_TABLE} AS o (metrics_table, topic, partition, last_offset)
-             VALUES ($1, $2, $3, $4)
+            "INSERT INTO {OFFSETS_TABLE} AS o
+                (metrics_table, topic, partition, last_offset, max_event_micros)
+             VALUES ($1, $2, $3, $4, $6)
              ON CONFLICT (metrics_table, topic, partition)
-             DO UPDATE SET last_offset = excluded.last_offset, updated_at = now()
+             DO UPDATE SET last_offset = excluded.last_offset,
+                max_event_micros = excluded.max_event_micros, updated_at = now()
              WHERE o.last_offset = $5"
         );
-        for ((topic, partition, offset), expected) in batch.offsets.iter().zip(&expected) {
+        for ((topic, partition, offset, max_event), expected) in batch.offsets.iter().zip(&expected)
+        {
             let changed = tx
-                .execute(&offset_sql, &[&table, topic, partition, offset, expected])
+                .execute(
+                    &offset_sql,
+                    &[&table, topic, partition, offset, expected, max_event],
+                )
                 .await
                 .map_err(err("recording applied offsets"))?;
             if changed != 1 {
@@ -314,12 +368,60 @@ impl PgSink {
                 .await
                 .map_err(err("upserting customer activity metrics"))?;
         }
+        if !batch.windows.is_empty() {
+            upsert_windows(&tx, &windows_table, &batch.windows)
+                .await
+                .map_err(err("adding to the window aggregates"))?;
+        }
         tx.commit().await.map_err(err("committing"))?;
-        for (topic, partition, offset) in &batch.offsets {
-            self.applied.insert((topic.clone(), *partition), *offset);
+        for (topic, partition, offset, max_event) in &batch.offsets {
+            self.applied
+                .insert((topic.clone(), *partition), (*offset, *max_event));
         }
         Ok(())
     }
+}
+
+async fn upsert_windows(
+    tx: &tokio_postgres::Transaction<'_>,
+    table: &str,
+    rows: &[WindowDelta],
+) -> std::result::Result<u64, tokio_postgres::Error> {
+    let starts: Vec<i64> = rows.iter().map(|w| w.start_micros).collect();
+    let ends: Vec<i64> = rows.iter().map(|w| w.end_micros).collect();
+    let statuses: Vec<&str> = rows.iter().map(|w| w.status.as_str()).collect();
+    let categories: Vec<&str> = rows.iter().map(|w| w.category.as_str()).collect();
+    let counts: Vec<i64> = rows.iter().map(|w| w.transactions).collect();
+    let cents: Vec<i64> = rows.iter().map(|w| w.amount_cents).collect();
+    let late: Vec<i64> = rows.iter().map(|w| w.late_transactions).collect();
+    let late_cents: Vec<i64> = rows.iter().map(|w| w.late_amount_cents).collect();
+    let sql = format!(
+        "INSERT INTO {table} AS w (window_start, window_end, status, category, transactions,
+            amount_cents, late_transactions, late_amount_cents)
+         SELECT {TS} s, {TS} e, st, cat, n, cents, late, late_cents
+         FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::int8[], $6::int8[],
+                     $7::int8[], $8::int8[]) AS u(s, e, st, cat, n, cents, late, late_cents)
+         ON CONFLICT (window_start, status, category) DO UPDATE SET
+            transactions = w.transactions + excluded.transactions,
+            amount_cents = w.amount_cents + excluded.amount_cents,
+            late_transactions = w.late_transactions + excluded.late_transactions,
+            late_amount_cents = w.late_amount_cents + excluded.late_amount_cents,
+            updated_at = now()"
+    );
+    tx.execute(
+        &sql,
+        &[
+            &starts,
+            &ends,
+            &statuses,
+            &categories,
+            &counts,
+            &cents,
+            &late,
+            &late_cents,
+        ],
+    )
+    .await
 }
 
 async fn upsert_transactions(
