@@ -331,6 +331,14 @@ pub struct LakeSinkConfig {
     /// Processed customer events.
     #[serde(default = "default_customer_events_table")]
     pub customer_events_table: String,
+    /// Compact each table's small files (Delta OPTIMIZE, per partition) after this many
+    /// commits of this process; 0 turns it off.
+    #[serde(default = "default_compact_every_commits")]
+    pub compact_every_commits: u64,
+}
+
+fn default_compact_every_commits() -> u64 {
+    100
 }
 
 fn default_transactions_table() -> String {
@@ -346,6 +354,7 @@ impl Default for LakeSinkConfig {
         LakeSinkConfig {
             transactions_table: default_transactions_table(),
             customer_events_table: default_customer_events_table(),
+            compact_every_commits: default_compact_every_commits(),
         }
     }
 }

@@ -236,3 +236,52 @@ async fn the_stream_consumes_what_was_produced() {
         m.transactions.high_value
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_keeps_rows_and_recorded_offsets() {
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic("dlq", 1, 1).unwrap();
+    let brokers = mock.bootstrap_servers();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+    let config = LakeSinkConfig {
+        compact_every_commits: 4,
+        ..LakeSinkConfig::default()
+    };
+    let sink = LakeSink::open(&lake, &config, "tx", "cust").await.unwrap();
+    let settings = KafkaSettings::brokers(&brokers);
+    let mut compacting = Pipeline::new(
+        "test",
+        Processor::new(&ProcessorConfig::default()).unwrap(),
+        sink,
+        None,
+        Some(DeadLetterSink::new(&settings, "dlq", "test").unwrap()),
+    );
+    // Eight one-event batches into one partition of one table: two compactions.
+    for offset in 0..8 {
+        let payload = TXN
+            .replace("ID", &offset.to_string())
+            .replace("AMOUNT", "10");
+        let batch = [message(Source::Transactions, 0, offset, payload)];
+        assert_eq!(compacting.apply(&batch).await.unwrap().transactions, 1);
+    }
+    let info = lake.tables().await.unwrap();
+    let transactions = info
+        .iter()
+        .find(|t| t.name == "stream_transactions")
+        .unwrap();
+    assert_eq!(transactions.rows, Some(8));
+    assert!(transactions.files < 8, "{} files", transactions.files);
+    let replay = [message(
+        Source::Transactions,
+        0,
+        7,
+        TXN.replace("ID", "7").replace("AMOUNT", "10"),
+    )];
+    let mut restarted = pipeline(&lake, &brokers).await;
+    assert_eq!(restarted.apply(&replay).await.unwrap().transactions, 0);
+    assert_eq!(
+        count(&lake, "select count(*) from stream_transactions").await,
+        8
+    );
+}

@@ -2,6 +2,10 @@
 //! transaction per Kafka partition, `dataflow.stream/<topic>/<partition>` at the last offset the
 //! batch covers (valid or not). A replayed batch finds its offsets already recorded and writes
 //! nothing, so every event lands once.
+//!
+//! Micro-batches make small files: every `compact_every_commits` commits the table is compacted
+//! (Delta OPTIMIZE, within each partition). Compaction only rearranges files, so the recorded
+//! offsets stay; a failed compaction is logged and retried later, never fatal.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -25,7 +29,14 @@ pub struct LakeTable {
     table: DeltaTable,
     /// Last offset recorded per partition (-1: none), as read or written by this process.
     applied: HashMap<i32, i64>,
+    /// Compact after this many commits (0: never).
+    compact_every: u64,
+    /// Commits since the last compaction.
+    commits: u64,
 }
+
+/// Target size of compacted files.
+const COMPACTED_FILE_SIZE: u64 = 128 * 1024 * 1024;
 
 impl LakeTable {
     async fn open(
@@ -34,6 +45,7 @@ impl LakeTable {
         topic: &str,
         schema: &dataflow_engine::datafusion::arrow::datatypes::Schema,
         description: &str,
+        compact_every: u64,
     ) -> Result<LakeTable> {
         let table = lake
             .load_or_create_partitioned(name, schema, PARTITION_COLUMNS, Some(description))
@@ -43,7 +55,32 @@ impl LakeTable {
             topic: topic.to_string(),
             table,
             applied: HashMap::new(),
+            compact_every,
+            commits: 0,
         })
+    }
+
+    /// Compacts the table's small files when enough commits have passed.
+    async fn maybe_compact(&mut self) {
+        self.commits += 1;
+        if self.compact_every == 0 || self.commits < self.compact_every {
+            return;
+        }
+        self.commits = 0;
+        let target =
+            std::num::NonZeroU64::new(COMPACTED_FILE_SIZE).unwrap_or(std::num::NonZeroU64::MIN);
+        match self.table.clone().optimize().with_target_size(target).await {
+            Ok((table, metrics)) => {
+                tracing::info!(
+                    table = %self.name,
+                    files_removed = metrics.num_files_removed,
+                    files_added = metrics.num_files_added,
+                    "compacted"
+                );
+                self.table = table;
+            }
+            Err(err) => tracing::warn!(table = %self.name, error = %err, "compaction failed"),
+        }
     }
 
     /// The table's name.
@@ -120,6 +157,7 @@ impl LakeTable {
                 table: self.name.clone(),
                 source: e,
             })?;
+        self.maybe_compact().await;
         Ok(Some(version))
     }
 }
@@ -147,6 +185,7 @@ impl LakeSink {
                 transactions_topic,
                 &transactions_schema(),
                 "Transaction events processed by dataflow stream",
+                config.compact_every_commits,
             )
             .await?,
             customer_events: LakeTable::open(
@@ -155,6 +194,7 @@ impl LakeSink {
                 customer_events_topic,
                 &customer_events_schema(),
                 "Customer events processed by dataflow stream",
+                config.compact_every_commits,
             )
             .await?,
         })
