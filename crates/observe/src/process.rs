@@ -36,14 +36,13 @@ pub fn families() -> Vec<Family> {
             out.push(f);
         }
     }
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    for (key, metric) in [
-        ("MemTotal:", catalog::HOST_MEMORY_TOTAL),
-        ("MemAvailable:", catalog::HOST_MEMORY_AVAILABLE),
-    ] {
-        if let Some(kb) = status_kb(&meminfo, key) {
+    if let Some((total, available)) = host_memory() {
+        for (metric, bytes) in [
+            (catalog::HOST_MEMORY_TOTAL, total),
+            (catalog::HOST_MEMORY_AVAILABLE, available),
+        ] {
             let mut f = Family::new(metric);
-            f.push(&[], kb * 1024.0);
+            f.push(&[], bytes);
             out.push(f);
         }
     }
@@ -53,6 +52,14 @@ pub fn families() -> Vec<Family> {
         out.push(f);
     }
     out
+}
+
+/// The machine's memory in bytes, `(total, available)`, from `/proc/meminfo`.
+pub fn host_memory() -> Option<(f64, f64)> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let total = status_kb(&meminfo, "MemTotal:")?;
+    let available = status_kb(&meminfo, "MemAvailable:")?;
+    Some((total * 1024.0, available * 1024.0))
 }
 
 /// A `kB` value of `/proc/self/status` or `/proc/meminfo`.

@@ -192,18 +192,9 @@ fn percentile(values: &mut [f64], q: f64) -> f64 {
     values[low] + (values[high] - values[low]) * (rank - low as f64)
 }
 
-/// The share of the machine's memory in use, from `/proc/meminfo`.
+/// The share of the machine's memory in use.
 fn memory_used() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kb = |key: &str| -> Option<f64> {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key))?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    };
-    let (total, available) = (kb("MemTotal:")?, kb("MemAvailable:")?);
+    let (total, available) = crate::process::host_memory()?;
     (total > 0.0).then(|| (total - available) / total)
 }
 
