@@ -522,6 +522,13 @@ pub struct StreamArgs {
     /// Stop, after writing and committing, once no event arrived for this many seconds.
     #[arg(long, value_name = "SECS")]
     pub idle_exit_secs: Option<f64>,
+    /// Serve this process's Prometheus metrics on `host:port` (port 0: any free port) instead
+    /// of the stream file's `metrics.listen` (default 127.0.0.1:9465).
+    #[arg(long, value_name = "ADDR", conflicts_with = "no_metrics")]
+    pub metrics_listen: Option<String>,
+    /// Serve no metrics.
+    #[arg(long)]
+    pub no_metrics: bool,
 }
 
 /// Options of `produce`.

@@ -128,22 +128,61 @@ metrics! {
         "Expectations that failed, summed over validations.";
     /// Resident memory of the serving process.
     PROCESS_RESIDENT_MEMORY = "dataflow_process_resident_memory_bytes", Gauge, [],
-        "Resident memory of the dataflow serve process.";
+        "Resident memory of the dataflow process (serve or stream).";
     /// CPU time of the serving process.
     PROCESS_CPU = "dataflow_process_cpu_seconds_total", Counter, [],
-        "User and system CPU time of the dataflow serve process.";
+        "User and system CPU time of the dataflow process (serve or stream).";
     /// Open file descriptors.
     PROCESS_OPEN_FDS = "dataflow_process_open_fds", Gauge, [],
-        "Open file descriptors of the dataflow serve process.";
+        "Open file descriptors of the dataflow process (serve or stream).";
     /// Memory of the machine.
     HOST_MEMORY_TOTAL = "dataflow_host_memory_total_bytes", Gauge, [],
-        "Total memory of the machine dataflow serve runs on.";
+        "Total memory of the machine the dataflow process runs on.";
     /// Memory available to new work on the machine.
     HOST_MEMORY_AVAILABLE = "dataflow_host_memory_available_bytes", Gauge, [],
         "Memory available for new work on the machine (MemAvailable).";
     /// When the process started.
     PROCESS_START_TIME = "dataflow_process_start_time_seconds", Gauge, [],
-        "Unix time at which the dataflow serve process started.";
+        "Unix time at which the dataflow process (serve or stream) started.";
+    /// Stream events handled.
+    STREAM_EVENTS = "dataflow_stream_events_total", Counter, ["stream", "topic"],
+        "Events read from the topic and handled for the first time (valid or dead-lettered), by a dataflow stream process.";
+    /// Stream events sent to the dead-letter topic.
+    STREAM_DEAD_LETTERS = "dataflow_stream_dead_letters_total", Counter, ["stream", "topic"],
+        "Malformed or invalid events sent to the dead-letter topic, by input topic.";
+    /// High-value transactions.
+    STREAM_HIGH_VALUE = "dataflow_stream_high_value_total", Counter, ["stream", "topic"],
+        "Transactions above the high-value threshold.";
+    /// Anomalies by rule.
+    STREAM_ANOMALIES = "dataflow_stream_anomalies_total", Counter, ["stream", "topic", "rule"],
+        "Anomalous transactions by rule (fixed: above the fixed threshold; statistical: far from the customer's running mean).";
+    /// Late events.
+    STREAM_LATE_EVENTS = "dataflow_stream_late_events_total", Counter, ["stream", "topic"],
+        "Transactions older than their partition's watermark, counted in their window's late columns.";
+    /// Events the sinks already held.
+    STREAM_REPLAYED = "dataflow_stream_replayed_total", Counter, ["stream", "topic"],
+        "Events read again after a restart or rebalance and skipped because every sink held them already.";
+    /// Batches written.
+    STREAM_BATCHES = "dataflow_stream_batches_total", Counter, ["stream"],
+        "Micro-batches written to every sink and committed.";
+    /// Failed sessions.
+    STREAM_FAILURES = "dataflow_stream_failures_total", Counter, ["stream", "component"],
+        "Stream failures by what failed (kafka, consumer, lake, postgres, ownership, ...); a failed session resumes from the committed offsets.";
+    /// Anomaly alerts.
+    STREAM_ALERTS = "dataflow_stream_alerts_total", Counter, ["stream", "outcome"],
+        "Anomaly alerts by outcome (sent, suppressed by the rate limit, failed).";
+    /// Consumer lag.
+    STREAM_CONSUMER_LAG = "dataflow_stream_consumer_lag", Gauge, ["stream", "topic", "partition"],
+        "Events in the partition not processed and committed yet (high watermark minus committed offset), per partition this process consumes.";
+    /// End-to-end latency.
+    STREAM_LATENCY = "dataflow_stream_latency_seconds", Histogram, ["stream"],
+        "Time from an event's production (its Kafka timestamp) to every sink holding it (visible in PostgreSQL).";
+    /// Batch write time.
+    STREAM_BATCH_DURATION = "dataflow_stream_batch_duration_seconds", Histogram, ["stream"],
+        "Time to write one micro-batch to every sink and commit its offsets.";
+    /// Last commit.
+    STREAM_LAST_COMMIT = "dataflow_stream_last_commit_timestamp_seconds", Gauge, ["stream"],
+        "Unix time of the stream's latest offset commit.";
     /// How long collecting this scrape took.
     SCRAPE_DURATION = "dataflow_scrape_duration_seconds", Gauge, [],
         "Time spent reading the metadata store for this scrape.";

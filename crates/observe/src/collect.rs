@@ -284,6 +284,7 @@ async fn histogram(db: &Db, metric: Metric, sql: &str, prefix: &str) -> Result<F
             .collect::<Result<Vec<u64>, _>>()?;
         f.samples.push(Sample::Histogram {
             labels: vec![r.str(0)?.to_string()],
+            bounds: DURATION_BUCKETS,
             buckets,
             count: r.i64(1 + n)?.max(0) as u64,
             sum: r.opt_f64(2 + n)?.unwrap_or(0.0) / 1e6,

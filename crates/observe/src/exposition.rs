@@ -2,7 +2,7 @@
 //! Prometheus asks for by default) and OpenMetrics 1.0 (when the scraper's `Accept` header
 //! asks for `application/openmetrics-text`).
 
-use crate::catalog::{DURATION_BUCKETS, Kind, Metric};
+use crate::catalog::{Kind, Metric};
 
 /// One series (or one histogram's set of series) of a family.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,11 +14,14 @@ pub enum Sample {
         /// The value.
         value: f64,
     },
-    /// A histogram over [`DURATION_BUCKETS`].
+    /// A histogram.
     Histogram {
         /// Label values, in the order of the metric's label names.
         labels: Vec<String>,
-        /// Cumulative counts: observations `<=` each bound of [`DURATION_BUCKETS`].
+        /// Upper bounds of the buckets (every sample of a family has the same):
+        /// [`DURATION_BUCKETS`](crate::catalog::DURATION_BUCKETS) for the batch histograms.
+        bounds: &'static [f64],
+        /// Cumulative counts: observations `<=` each bound of `bounds`.
         buckets: Vec<u64>,
         /// All observations (the `+Inf` bucket).
         count: u64,
@@ -100,12 +103,13 @@ pub fn encode(families: &[Family], format: Format) -> String {
                 }
                 Sample::Histogram {
                     labels,
+                    bounds,
                     buckets,
                     count,
                     sum,
                 } => {
                     let bucket = format!("{}_bucket", m.name);
-                    for (bound, n) in DURATION_BUCKETS.iter().zip(buckets) {
+                    for (bound, n) in bounds.iter().zip(buckets) {
                         let le = number(*bound);
                         line(&mut out, &bucket, m.labels, labels, Some(&le), *n as f64);
                     }
@@ -184,7 +188,7 @@ fn escape_help(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{DAG_RUNS, SCHEDULERS_ALIVE, STAGE_DURATION};
+    use crate::catalog::{DAG_RUNS, DURATION_BUCKETS, SCHEDULERS_ALIVE, STAGE_DURATION};
 
     fn families() -> Vec<Family> {
         let mut runs = Family::new(DAG_RUNS);
@@ -196,6 +200,7 @@ mod tests {
         buckets[4..].iter_mut().for_each(|b| *b = 2);
         stage.samples.push(Sample::Histogram {
             labels: vec!["ingest".to_string()],
+            bounds: DURATION_BUCKETS,
             buckets,
             count: 2,
             sum: 1.5,

@@ -165,6 +165,7 @@ fn histogram(families: &[Family], name: &str, label: &str) -> Option<(Vec<u64>, 
                 buckets,
                 count,
                 sum,
+                ..
             } if labels == &[label.to_string()] => Some((buckets.clone(), *count, *sum)),
             _ => None,
         })

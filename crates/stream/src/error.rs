@@ -95,6 +95,20 @@ impl Error {
         }
     }
 
+    /// What failed, as the `dataflow_stream_failures_total` metric labels it.
+    pub fn component(&self) -> &'static str {
+        match self {
+            Error::Config { .. } | Error::Usage(_) => "config",
+            Error::Kafka { .. } | Error::Broker(_) => "kafka",
+            Error::Postgres { .. } => "postgres",
+            Error::Ownership { .. } => "ownership",
+            Error::Io { .. } => "io",
+            Error::Lake(_) => "lake",
+            Error::Generator(_) => "generator",
+            Error::Internal(_) => "internal",
+        }
+    }
+
     /// Whether the stream should restart from its committed offsets and try again.
     pub fn is_retryable(&self) -> bool {
         self.kind().is_retryable()

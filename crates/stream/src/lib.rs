@@ -12,11 +12,13 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod kafka;
+pub mod metrics;
 pub mod process;
 pub mod produce;
 pub mod runner;
 pub mod sink;
 
 pub use error::{Error, Result};
+pub use metrics::StreamMetrics;
 pub use produce::{ProduceOptions, ProduceSummary, produce};
 pub use runner::{RunOptions, RunSummary, run_stream};

@@ -21,6 +21,7 @@ mod serve;
 mod stages;
 mod status;
 mod stream;
+mod stream_metrics;
 mod tables;
 mod validate;
 

@@ -1,12 +1,13 @@
 //! `dataflow stream [NAME]`: runs a `streams/*.yml` stream in the foreground until SIGTERM or
 //! Ctrl-C (the open batch is written and committed first), or until it is idle when
-//! `--idle-exit-secs` is given.
+//! `--idle-exit-secs` is given. While it runs, its metrics are served on `metrics.listen` (or
+//! `--metrics-listen`).
 
 use std::time::Duration;
 
 use dataflow_core::config::Project;
 use dataflow_stream::config::find_stream;
-use dataflow_stream::{RunOptions, run_stream};
+use dataflow_stream::{RunOptions, StreamMetrics, run_stream};
 use tokio::sync::watch;
 
 use crate::cli::StreamArgs;
@@ -26,6 +27,31 @@ pub async fn run(project: &Project, args: StreamArgs) -> anyhow::Result<()> {
         None => None,
     };
     let name = stream.name.clone();
+    let metrics = StreamMetrics::new();
+    let listen = match (
+        &args.metrics_listen,
+        args.no_metrics || !stream.spec.metrics.enabled,
+    ) {
+        (Some(listen), _) => Some((listen.clone(), "--metrics-listen")),
+        (None, true) => None,
+        (None, false) => Some((
+            stream.spec.metrics.listen.clone(),
+            "metrics.listen in the stream file",
+        )),
+    };
+    let _endpoint = match listen {
+        Some((listen, from)) => {
+            let endpoint =
+                super::stream_metrics::start(&listen, &name, metrics.clone(), from).await?;
+            println!(
+                "stream {name}: metrics on http://{}/metrics",
+                endpoint.address
+            );
+            tracing::info!(address = %endpoint.address, "serving the stream's metrics");
+            Some(endpoint)
+        }
+        None => None,
+    };
     let (stop, stopped) = watch::channel(false);
     let mut signals = super::scheduler::stop_on_signals(None);
     tokio::spawn(async move {
@@ -39,6 +65,7 @@ pub async fn run(project: &Project, args: StreamArgs) -> anyhow::Result<()> {
             lake,
             brokers: args.brokers,
             idle_exit,
+            metrics,
         },
         stopped,
     )

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{TestProject, dataflow};
+use crate::support::{TestProject, dataflow, promtool_accepts, sample};
 
 /// A running `dataflow serve`, killed when dropped (a failing test leaves none behind).
 struct Serve {
@@ -101,44 +101,6 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The value of the sample line starting with `series` (name and labels exactly).
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
-/// `promtool check metrics` on a scrape; skipped without promtool, except in CI.
-fn promtool_accepts(metrics: &str) {
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(_) if std::env::var("CI").as_deref() != Ok("true") => {
-            eprintln!("note: promtool is not installed; scripts/test installs it");
-            return;
-        }
-        Err(e) => panic!("promtool must run in CI: {e}"),
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(metrics.as_bytes())
-        .expect("write to promtool");
-    let out = child.wait_with_output().expect("promtool");
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use dataflow_stream::kafka::{KafkaSettings, ReadMessage, read_topic};
 use serde_json::Value;
 
-use crate::support::{PgSchema, TestProject};
+use crate::support::{
+    Killed, PgSchema, TestProject, http_get, promtool_accepts, sample, wait_until,
+};
 
 /// The environment variable naming the test broker (`host:port`).
 const BROKERS_VAR: &str = "DATAFLOW_TEST_KAFKA_BROKERS";
@@ -21,7 +23,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(420);
 
 /// The test broker; `None` (with a note) when none is configured locally, a failure when
 /// `CI=true` (the same handling as [`PgSchema`]).
-fn kafka_brokers() -> Option<String> {
+pub fn kafka_brokers() -> Option<String> {
     match std::env::var(BROKERS_VAR) {
         Ok(brokers) if !brokers.trim().is_empty() => Some(brokers.trim().to_string()),
         _ if std::env::var("CI").as_deref() == Ok("true") => panic!(
@@ -39,13 +41,13 @@ fn kafka_brokers() -> Option<String> {
 }
 
 /// Topic names of one test, unique so tests can share the broker.
-struct Topics {
-    transactions: String,
-    customer_events: String,
+pub struct Topics {
+    pub transactions: String,
+    pub customer_events: String,
 }
 
 impl Topics {
-    fn new() -> Topics {
+    pub fn new() -> Topics {
         let id = uuid::Uuid::new_v4().simple().to_string();
         Topics {
             transactions: format!("tx-{id}"),
@@ -74,6 +76,10 @@ consumer:
 batch:
   max_events: 200
   max_wait_ms: 100
+metrics:
+  # Tests run in parallel: each stream serves its metrics on a free port.
+  listen: 127.0.0.1:0
+  lag_interval_ms: 500
 processor:
   statistical:
     warm_up: 4
@@ -508,8 +514,9 @@ fn a_bad_stream_file_is_a_usage_error_with_its_line() {
 /// The `N` of `stream shop: N messages` in a run's summary line.
 fn messages_in(summary: &str) -> u64 {
     summary
-        .split("stream shop: ")
-        .nth(1)
+        .lines()
+        .find(|l| l.contains(" messages in "))
+        .and_then(|l| l.strip_prefix("stream shop: "))
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no message count in {summary:?}"))
@@ -662,4 +669,118 @@ fn anomalies_are_alerted_once_and_rate_limited() {
         )),
         "{limited}"
     );
+}
+
+/// The sum of every sample of `name` (a counter or gauge, all label values) in a scrape.
+fn total(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let metric = series.split('{').next()?;
+            (metric == name)
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
+        })
+        .sum()
+}
+
+#[test]
+fn the_metrics_endpoint_counts_each_event_once() {
+    let Some(brokers) = kafka_brokers() else {
+        return;
+    };
+    let topics = Topics::new();
+    let (project, _) = stream_project(&brokers, &topics, None);
+    let manifest = produce(&project, 2_000);
+    let bin = assert_cmd::cargo::cargo_bin("dataflow");
+    let out = project.path().join("stream-stdout.txt");
+    let child = Killed(
+        std::process::Command::new(bin)
+            .arg("--project-dir")
+            .arg(project.path())
+            .arg("stream")
+            .env_remove("RUST_LOG")
+            .stdout(std::fs::File::create(&out).expect("stdout file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn stream"),
+    );
+    let mut address = String::new();
+    wait_until("the stream's metrics address", || {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        match text.split("metrics on http://").nth(1) {
+            Some(rest) => {
+                address = rest.split('/').next().unwrap_or_default().to_string();
+                true
+            }
+            None => false,
+        }
+    });
+    let scrape = || {
+        http_get(&address, "/metrics")
+            .map(|(_, body)| body)
+            .unwrap_or_default()
+    };
+    // Every event counted once; the lag reported and, once everything is committed, zero.
+    let mut metrics = String::new();
+    wait_until("every event in the metrics and no lag", || {
+        metrics = scrape();
+        let lag_series = metrics
+            .lines()
+            .filter(|l| l.starts_with("dataflow_stream_consumer_lag{"))
+            .count();
+        total(&metrics, "dataflow_stream_events_total") == 2_000.0
+            && lag_series == 6
+            && total(&metrics, "dataflow_stream_consumer_lag") == 0.0
+    });
+    let rejected = number(&manifest, &["transactions", "dead_letter"])
+        + number(&manifest, &["customer_events", "dead_letter"]);
+    assert_eq!(
+        total(&metrics, "dataflow_stream_dead_letters_total"),
+        rejected as f64
+    );
+    assert_eq!(
+        total(&metrics, "dataflow_stream_high_value_total"),
+        number(&manifest, &["transactions", "high_value"]) as f64
+    );
+    let series = |topic: &str, rest: &str| format!("{{stream=\"shop\",topic=\"{topic}\"{rest}}}");
+    assert_eq!(
+        sample(
+            &metrics,
+            &format!(
+                "dataflow_stream_anomalies_total{}",
+                series(&topics.transactions, ",rule=\"fixed\"")
+            )
+        ),
+        Some(number(&manifest, &["transactions", "fixed_anomalies"]) as f64)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            &format!(
+                "dataflow_stream_events_total{}",
+                series(&topics.customer_events, "")
+            )
+        ),
+        Some(number(&manifest, &["customer_events", "events"]) as f64)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "dataflow_stream_latency_seconds_count{stream=\"shop\"}"
+        ),
+        Some(2_000.0),
+        "one latency per event"
+    );
+    assert_eq!(total(&metrics, "dataflow_stream_replayed_total"), 0.0);
+    assert!(total(&metrics, "dataflow_stream_batches_total") >= 1.0);
+    assert!(metrics.contains("dataflow_build_info{"), "{metrics}");
+    assert!(
+        metrics.contains("dataflow_process_resident_memory_bytes "),
+        "{metrics}"
+    );
+    promtool_accepts(&metrics);
+    drop(child);
 }

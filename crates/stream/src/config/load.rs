@@ -278,6 +278,24 @@ fn check_numbers(spec: &StreamSpec, problems: &mut Problems<'_>) {
     if spec.batch.max_wait_ms == 0 {
         problems.push((vec!["batch", "max_wait_ms"], "must be at least 1".into()));
     }
+    if spec.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
+        problems.push((
+            vec!["metrics", "listen"],
+            format!(
+                "`{}` is not an address: give ip:port, e.g. 127.0.0.1:9465",
+                spec.metrics.listen
+            ),
+        ));
+    }
+    if !(100..=3_600_000).contains(&spec.metrics.lag_interval_ms) {
+        problems.push((
+            vec!["metrics", "lag_interval_ms"],
+            format!(
+                "must be between 100 and 3600000, got {}",
+                spec.metrics.lag_interval_ms
+            ),
+        ));
+    }
     if !(1_000..=3_600_000).contains(&spec.consumer.session_timeout_ms) {
         problems.push((
             vec!["consumer", "session_timeout_ms"],

@@ -40,6 +40,45 @@ pub struct StreamSpec {
     /// Where processed events go.
     #[serde(default)]
     pub sinks: SinksConfig,
+    /// The process's Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// The stream process's own `/metrics` endpoint (events, dead letters, anomalies, consumer lag,
+/// end-to-end latency): each `dataflow stream` process of a group serves its own, like any
+/// Kafka consumer application, and Prometheus sums them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `host:port` to listen on (port 0: any free port, logged at start); `--metrics-listen`
+    /// replaces it.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: String,
+    /// Whether to serve at all.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How often librdkafka reports the consumer lag, in milliseconds.
+    #[serde(default = "default_lag_interval_ms")]
+    pub lag_interval_ms: u64,
+}
+
+fn default_metrics_listen() -> String {
+    "127.0.0.1:9465".to_string()
+}
+
+fn default_lag_interval_ms() -> u64 {
+    5_000
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: default_metrics_listen(),
+            enabled: true,
+            lag_interval_ms: default_lag_interval_ms(),
+        }
+    }
 }
 
 /// Topic names.

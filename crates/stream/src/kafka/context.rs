@@ -1,11 +1,15 @@
 //! The consumer's context: logs rebalances and raises a flag the stream loop checks, so the
-//! state cached for partitions it may no longer own is dropped before the next batch.
+//! state cached for partitions it may no longer own is dropped before the next batch; and
+//! takes the consumer lag from librdkafka's periodic statistics (`statistics.interval.ms`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::{ClientContext, Statistics};
+
+use crate::metrics::StreamMetrics;
 
 /// Raised on every rebalance; taken (and lowered) by the stream loop.
 #[derive(Debug, Clone, Default)]
@@ -29,9 +33,31 @@ pub struct StreamContext {
     pub rebalanced: RebalanceFlag,
     /// Set once partitions were assigned to this consumer.
     pub assigned: Arc<AtomicBool>,
+    /// Where the consumer lag goes.
+    pub metrics: StreamMetrics,
 }
 
-impl ClientContext for StreamContext {}
+impl ClientContext for StreamContext {
+    fn stats(&self, statistics: Statistics) {
+        self.metrics.set_lag(consumer_lag(&statistics));
+    }
+}
+
+/// The lag of each partition this consumer fetches. librdkafka lists every partition of the
+/// subscribed topics; those not assigned here (fetch state `none`) or whose lag is not known
+/// yet (`-1`) are left out. The lag is the high watermark minus the committed offset.
+pub fn consumer_lag(statistics: &Statistics) -> BTreeMap<(String, i32), i64> {
+    let mut lag = BTreeMap::new();
+    for (topic, t) in &statistics.topics {
+        for (partition, p) in &t.partitions {
+            if *partition < 0 || p.fetch_state == "none" || p.consumer_lag < 0 {
+                continue;
+            }
+            lag.insert((topic.clone(), *partition), p.consumer_lag);
+        }
+    }
+    lag
+}
 
 impl ConsumerContext for StreamContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

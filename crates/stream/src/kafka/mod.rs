@@ -8,4 +8,4 @@ mod context;
 
 pub use admin::{ReadMessage, ensure_topics, read_topic, topic_message_counts};
 pub use client::KafkaSettings;
-pub use context::{RebalanceFlag, StreamContext};
+pub use context::{RebalanceFlag, StreamContext, consumer_lag};

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use crate::config::{OffsetReset, Stream};
 use crate::error::{Error, Result};
 use crate::kafka::{KafkaSettings, StreamContext, ensure_topics};
+use crate::metrics::StreamMetrics;
 use crate::process::Processor;
 use crate::sink::{AlertSink, DeadLetterSink, LakeSink, PgSink};
 
@@ -47,6 +48,8 @@ pub struct RunOptions {
     /// Stop (after committing) once no event arrived for this long after partitions were
     /// assigned: for catch-up runs, tests and scheduled jobs.
     pub idle_exit: Option<Duration>,
+    /// Where the run counts what it does (served on `/metrics` by the caller).
+    pub metrics: StreamMetrics,
 }
 
 /// What a run did.
@@ -76,6 +79,7 @@ pub async fn run_stream(
             Ok(()) => return Ok(summary),
             Err(err) if err.is_retryable() && !*shutdown.borrow() => {
                 summary.restarts += 1;
+                options.metrics.record_failure(err.component());
                 tracing::warn!(
                     stream = %options.stream.name,
                     error = %err,
@@ -145,8 +149,15 @@ async fn session(
         postgres,
         Some(dead_letters),
     )
-    .with_alerts(alerts);
-    let context = StreamContext::default();
+    .with_alerts(alerts)
+    .with_metrics(options.metrics.clone());
+    options
+        .metrics
+        .declare_topics(&[&topics.transactions, &topics.customer_events]);
+    let context = StreamContext {
+        metrics: options.metrics.clone(),
+        ..StreamContext::default()
+    };
     let consumer: StreamConsumer<StreamContext> = settings
         .client_config()
         .set("group.id", stream.group_id())
@@ -162,6 +173,10 @@ async fn session(
         .set(
             "session.timeout.ms",
             spec.consumer.session_timeout_ms.to_string(),
+        )
+        .set(
+            "statistics.interval.ms",
+            spec.metrics.lag_interval_ms.to_string(),
         )
         .create_with_context(context.clone())
         .map_err(Error::kafka_config)?;
@@ -208,7 +223,7 @@ async fn consume(
     loop {
         if context.rebalanced.take() {
             if !batch.is_empty() {
-                flush(consumer, pipeline, &mut batch, summary).await?;
+                flush(consumer, pipeline, &mut batch, summary, &options.metrics).await?;
                 opened = None;
             }
             pipeline.reset().await?;
@@ -241,12 +256,14 @@ async fn consume(
                             offset: message.offset(),
                             key: message.key().map(<[u8]>::to_vec),
                             payload: message.payload().map(<[u8]>::to_vec),
+                            timestamp_ms: message.timestamp().to_millis(),
                         });
                         opened.get_or_insert_with(Instant::now);
                         last_event = Instant::now();
                     }
                     Ok(Err(err)) => {
                         tracing::warn!(error = %err, "consumer error");
+                        options.metrics.record_failure("consumer");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                     Err(_) => {}
@@ -255,7 +272,7 @@ async fn consume(
         }
         let due = opened.is_some_and(|t| t.elapsed() >= max_wait);
         if !batch.is_empty() && (batch.len() >= max_events || due || stopping) {
-            flush(consumer, pipeline, &mut batch, summary).await?;
+            flush(consumer, pipeline, &mut batch, summary, &options.metrics).await?;
             opened = None;
             // Idleness is time spent waiting for events, not writing them.
             last_event = Instant::now();
@@ -292,6 +309,7 @@ async fn flush(
     pipeline: &mut Pipeline,
     batch: &mut Vec<Message>,
     summary: &mut RunSummary,
+    metrics: &StreamMetrics,
 ) -> Result<()> {
     let started = Instant::now();
     let counts = pipeline.apply(batch).await?;
@@ -327,6 +345,10 @@ async fn flush(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "batch written"
     );
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    metrics.record_commit(started.elapsed().as_secs_f64(), unix);
     summary.counts.add(&counts);
     summary.batches += 1;
     batch.clear();

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::event::{parse_customer_event, parse_transaction};
+use crate::metrics::{BatchRecord, StreamMetrics, TopicCounts};
 use crate::process::{ActivityState, Processor, TransactionState};
 use crate::sink::{
     AlertSink, CustomerEventRow, DeadLetter, DeadLetterSink, LakeSink, PgBatch, PgSink,
@@ -48,6 +49,8 @@ pub struct Message {
     pub key: Option<Vec<u8>>,
     /// Value.
     pub payload: Option<Vec<u8>>,
+    /// When it was produced (the Kafka timestamp, milliseconds since the epoch).
+    pub timestamp_ms: Option<i64>,
 }
 
 /// What a batch did.
@@ -134,6 +137,7 @@ pub struct Pipeline {
     max_event: HashMap<(Source, i32), Option<i64>>,
     batches: u64,
     abort: Option<(Stage, u64)>,
+    metrics: StreamMetrics,
 }
 
 impl Pipeline {
@@ -158,12 +162,19 @@ impl Pipeline {
             max_event: HashMap::new(),
             batches: 0,
             abort: abort_point(),
+            metrics: StreamMetrics::new(),
         }
     }
 
     /// Posts each batch's new anomalies to a webhook.
     pub fn with_alerts(mut self, alerts: Option<AlertSink>) -> Pipeline {
         self.alerts = alerts;
+        self
+    }
+
+    /// Records each durable batch into `metrics`.
+    pub fn with_metrics(mut self, metrics: StreamMetrics) -> Pipeline {
+        self.metrics = metrics;
         self
     }
 
@@ -301,21 +312,32 @@ impl Pipeline {
         let mut last_offsets: BTreeMap<(Source, i32), (String, i64)> = BTreeMap::new();
         let mut windows: BTreeMap<(i64, String, String), WindowDelta> = BTreeMap::new();
         let windowed = self.postgres.is_some();
+        // Per source (the two input topics), named by the first message of each.
+        let mut by_source = [TopicCounts::default(); 2];
+        let mut topic_names: [Option<&str>; 2] = [None, None];
+        let mut produced_ms = Vec::new();
         for (message, event) in batch.iter().zip(parsed) {
             let (lake_done, state_done, _) = done[&(message.source, message.partition)];
             let entry = last_offsets
                 .entry((message.source, message.partition))
                 .or_insert_with(|| (message.topic.clone(), message.offset));
             entry.1 = entry.1.max(message.offset);
+            let index = message.source as usize;
+            topic_names[index].get_or_insert(message.topic.as_str());
+            let topic_counts = &mut by_source[index];
             if message.offset <= state_done && message.offset <= lake_done {
                 counts.replayed += 1;
+                topic_counts.replayed += 1;
                 continue;
             }
+            topic_counts.events += 1;
+            produced_ms.extend(message.timestamp_ms);
             let to_lake = message.offset > lake_done;
             let to_state = message.offset > state_done;
             match event {
                 Parsed::Rejected(error) => {
                     if to_lake {
+                        topic_counts.dead_letters += 1;
                         letters.push(DeadLetter {
                             key: message.key.clone(),
                             payload: message.payload.clone(),
@@ -352,6 +374,7 @@ impl Pipeline {
                                 delta.late_transactions += 1;
                                 delta.late_amount_cents += txn.amount_cents;
                                 counts.late += 1;
+                                topic_counts.late += 1;
                             } else {
                                 delta.transactions += 1;
                                 delta.amount_cents += txn.amount_cents;
@@ -368,6 +391,10 @@ impl Pipeline {
                         counts.transactions += 1;
                         counts.high_value += u64::from(flags.is_high_value);
                         counts.anomalies += u64::from(flags.is_anomaly());
+                        topic_counts.high_value += u64::from(flags.is_high_value);
+                        topic_counts.fixed_anomalies += u64::from(flags.is_fixed_anomaly);
+                        topic_counts.statistical_anomalies +=
+                            u64::from(flags.is_statistical_anomaly);
                         transaction_rows.push(TransactionRow {
                             txn,
                             flags,
@@ -484,11 +511,26 @@ impl Pipeline {
             let done = self.state_done.entry(key).or_insert(offset);
             *done = (*done).max(offset);
         }
+        let now_ms = now_micros() as f64 / 1_000.0;
+        let mut record = BatchRecord::default();
+        for (name, counts) in topic_names.iter().zip(by_source) {
+            if let Some(name) = name {
+                record.topics.insert((*name).to_string(), counts);
+            }
+        }
+        record.latencies = produced_ms
+            .into_iter()
+            .map(|ms| (now_ms - ms as f64) / 1_000.0)
+            .collect();
+        record.alerts_sent = counts.alerts_sent;
+        record.alerts_suppressed = counts.alerts_suppressed;
+        record.alerts_failed = counts.alerts_failed;
+        self.metrics.record_batch(&record);
         Ok(counts)
     }
 }
 
-fn now_micros() -> i64 {
+pub(super) fn now_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)

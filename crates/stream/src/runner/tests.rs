@@ -30,6 +30,7 @@ fn message(source: Source, partition: i32, offset: i64, payload: String) -> Mess
         offset,
         key: Some(b"7".to_vec()),
         payload: Some(payload.into_bytes()),
+        timestamp_ms: Some(super::pipeline::now_micros() / 1_000 - 250),
     }
 }
 
@@ -86,7 +87,10 @@ async fn a_replayed_batch_writes_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
 
-    let mut first = pipeline(&lake, &brokers).await;
+    let metrics = crate::metrics::StreamMetrics::new();
+    let mut first = pipeline(&lake, &brokers)
+        .await
+        .with_metrics(metrics.clone());
     let counts = first.apply(&batch()).await.unwrap();
     assert_eq!(
         counts,
@@ -106,6 +110,32 @@ async fn a_replayed_batch_writes_nothing_twice() {
     assert_eq!(
         (again.replayed, again.transactions, again.dead_letters),
         (6, 0, 0)
+    );
+    // The metrics count each event once; the replay apart.
+    let snapshot = metrics.snapshot();
+    let tx = snapshot.topics["tx"];
+    assert_eq!(
+        (
+            tx.events,
+            tx.dead_letters,
+            tx.high_value,
+            tx.fixed_anomalies,
+            tx.replayed
+        ),
+        (4, 1, 2, 1, 4)
+    );
+    assert_eq!(
+        (
+            snapshot.topics["cust"].events,
+            snapshot.topics["cust"].replayed
+        ),
+        (2, 2)
+    );
+    assert_eq!(snapshot.latency.count, 6, "one latency per new event");
+    assert!(
+        snapshot.latency.sum >= 6.0 * 0.25,
+        "produced 250 ms before: {}",
+        snapshot.latency.sum
     );
     // A new process without PostgreSQL rebuilds its in-memory state from the replay, but
     // writes nothing.
@@ -208,6 +238,7 @@ async fn the_stream_consumes_what_was_produced() {
                 lake: lake.clone(),
                 brokers: None,
                 idle_exit: Some(Duration::from_secs(2)),
+                metrics: crate::metrics::StreamMetrics::new(),
             },
             stopped,
         ),
