@@ -428,6 +428,13 @@ pub struct ServeArgs {
     /// Do not run the scheduler in this process (metrics only).
     #[arg(long)]
     pub no_scheduler: bool,
+    /// Run this stream (`streams/NAME.yml`) in the process too, its metrics on `/metrics`;
+    /// repeat for several (default: `serve.streams` in dataflow.yml).
+    #[arg(long = "stream", value_name = "NAME")]
+    pub streams: Vec<String>,
+    /// Brokers replacing the hosted streams' files' (`host:port[,host:port...]`).
+    #[arg(long, env = "DATAFLOW_KAFKA_BROKERS")]
+    pub brokers: Option<String>,
 }
 
 /// Options of `demo`.

@@ -30,6 +30,8 @@ pub struct ServerState {
     pub scheduler_timeout: Duration,
     /// Set while a scheduler hosted by this process runs; `None` when none is hosted.
     pub scheduler_running: Option<Arc<AtomicBool>>,
+    /// Families of components hosted in the process with in-memory counters (streams).
+    pub hosted: Option<crate::endpoint::FamilySource>,
 }
 
 /// The routes.
@@ -110,6 +112,9 @@ pub async fn gather(state: &ServerState) -> Vec<Family> {
     up.push(&[backend], if stored.is_ok() { 1.0 } else { 0.0 });
     out.push(up);
     out.extend(stored.unwrap_or_default());
+    if let Some(hosted) = &state.hosted {
+        out.extend(hosted());
+    }
     out.extend(process::families());
     let mut took = Family::new(catalog::SCRAPE_DURATION);
     took.push(&[], started.elapsed().as_secs_f64());

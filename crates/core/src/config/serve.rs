@@ -1,5 +1,5 @@
-//! The `serve:` section of `dataflow.yml`: where `dataflow serve` listens and whether it hosts
-//! the scheduler.
+//! The `serve:` section of `dataflow.yml`: where `dataflow serve` listens, whether it hosts
+//! the scheduler, and which streams it runs.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +15,10 @@ pub struct ServeConfig {
     /// a store that separate `dataflow scheduler` processes write to.
     #[serde(default = "default_scheduler")]
     pub scheduler: bool,
+    /// Streams (`streams/NAME.yml`) to run in the same process, their metrics on its
+    /// `/metrics`; `dataflow serve --stream NAME` replaces the list.
+    #[serde(default)]
+    pub streams: Vec<String>,
 }
 
 fn default_listen() -> String {
@@ -30,6 +34,7 @@ impl Default for ServeConfig {
         ServeConfig {
             listen: default_listen(),
             scheduler: default_scheduler(),
+            streams: Vec::new(),
         }
     }
 }

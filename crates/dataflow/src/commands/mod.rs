@@ -18,6 +18,7 @@ mod runs;
 mod scheduler;
 mod schema;
 mod serve;
+mod serve_streams;
 mod stages;
 mod status;
 mod stream;

@@ -784,3 +784,99 @@ fn the_metrics_endpoint_counts_each_event_once() {
     promtool_accepts(&metrics);
     drop(child);
 }
+
+#[test]
+fn serve_hosts_a_stream_whose_counters_are_on_its_metrics() {
+    let Some(brokers) = kafka_brokers() else {
+        return;
+    };
+    let topics = Topics::new();
+    let (project, _) = stream_project(&brokers, &topics, None);
+    project
+        .cmd()
+        .args([
+            "serve",
+            "--no-scheduler",
+            "--listen",
+            "127.0.0.1:0",
+            "--stream",
+            "nope",
+        ])
+        .timeout(RUN_TIMEOUT)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("nope"));
+    let manifest = produce(&project, 1_000);
+    let bin = assert_cmd::cargo::cargo_bin("dataflow");
+    let out = project.path().join("serve-stdout.txt");
+    let mut child = Killed(
+        std::process::Command::new(bin)
+            .arg("--project-dir")
+            .arg(project.path())
+            .args([
+                "serve",
+                "--no-scheduler",
+                "--listen",
+                "127.0.0.1:0",
+                "--stream",
+                "shop",
+            ])
+            .env_remove("RUST_LOG")
+            .stdout(std::fs::File::create(&out).expect("stdout file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn serve"),
+    );
+    let mut address = String::new();
+    wait_until("serve's address", || {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        match text.split("http://").nth(1) {
+            Some(rest) => {
+                address = rest.split('/').next().unwrap_or_default().to_string();
+                true
+            }
+            None => false,
+        }
+    });
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("; streams shop"),
+        "serve names its streams"
+    );
+    let mut metrics = String::new();
+    wait_until("the hosted stream's events on serve's /metrics", || {
+        metrics = http_get(&address, "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        total(&metrics, "dataflow_stream_events_total") == 1_000.0
+    });
+    assert!(
+        metrics.contains("dataflow_metadata_store_up{"),
+        "serve's own families too"
+    );
+    assert_eq!(
+        total(&metrics, "dataflow_stream_dead_letters_total"),
+        (number(&manifest, &["transactions", "dead_letter"])
+            + number(&manifest, &["customer_events", "dead_letter"])) as f64
+    );
+    promtool_accepts(&metrics);
+    // SIGTERM: the stream commits and the process exits cleanly with its summary.
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(term.success());
+    let mut status = None;
+    wait_until("serve to stop after SIGTERM", || {
+        status = child.0.try_wait().expect("wait");
+        status.is_some()
+    });
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let stdout = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(stdout.contains("stream shop: 1000 messages"), "{stdout}");
+    assert_eq!(
+        project.count("stream_transactions"),
+        number(&manifest, &["transactions", "valid"])
+    );
+}
