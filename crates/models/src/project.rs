@@ -430,6 +430,31 @@ struct SourceTableEntry {
     freshness: Option<Option<crate::freshness::FreshnessSpec>>,
 }
 
+/// dbt model versions (`versions:` / `latest_version:` on a model in a property file) are not
+/// implemented: building the model as if unversioned would quietly build the wrong SQL for
+/// `ref('m', v=2)`, so they are an error naming the file and model.
+fn reject_model_versions(path: &Path, tree: &Value) -> Result<()> {
+    let models = tree.get("models").and_then(Value::as_sequence);
+    for model in models.into_iter().flatten() {
+        let Some(key) = ["versions", "latest_version"]
+            .into_iter()
+            .find(|k| model.get(*k).is_some())
+        else {
+            continue;
+        };
+        let name = model.get("name").and_then(Value::as_str).unwrap_or("?");
+        return Err(Error::Project {
+            path: path.to_path_buf(),
+            message: format!(
+                "model `{name}` has `{key}:`; dbt model versions are not supported by dataflow \
+                 yet. Make each version its own model (e.g. `{name}_v2.sql`) and ref it by \
+                 that name"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Tells `freshness: null` (Some(None): checks turned off) from no `freshness` key (None).
 fn explicit<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
 where
@@ -504,6 +529,7 @@ impl DbtProject {
                     message: e.to_string(),
                 };
                 let tree: Value = serde_yaml_ng::from_str(&text).map_err(invalid)?;
+                reject_model_versions(&path, &tree)?;
                 let schema: SchemaFile =
                     serde_yaml_ng::from_value(tree.clone()).map_err(invalid)?;
                 unit_tests.extend(crate::unit::spec::parse(&path, &text)?);
