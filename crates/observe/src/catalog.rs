@@ -174,6 +174,9 @@ metrics! {
     /// Consumer lag.
     STREAM_CONSUMER_LAG = "dataflow_stream_consumer_lag", Gauge, ["stream", "topic", "partition"],
         "Events in the partition not processed and committed yet (high watermark minus committed offset), per partition this process consumes.";
+    /// Assigned partitions.
+    STREAM_ASSIGNED_PARTITIONS = "dataflow_stream_assigned_partitions", Gauge, ["stream"],
+        "Input partitions the consumer group currently assigns to this process.";
     /// End-to-end latency.
     STREAM_LATENCY = "dataflow_stream_latency_seconds", Histogram, ["stream"],
         "Time from an event's production (its Kafka timestamp) to every sink holding it (visible in PostgreSQL).";

@@ -108,6 +108,8 @@ pub struct Snapshot {
     pub batch_duration: Histogram,
     /// Unix time of the last offset commit.
     pub last_commit_unix: Option<f64>,
+    /// Partitions assigned to this process by the group (all input topics).
+    pub assigned_partitions: u64,
 }
 
 /// What one batch adds, recorded at once when it is durable.
@@ -186,6 +188,11 @@ impl StreamMetrics {
     /// fetches: a revoked partition's lag is another process's).
     pub fn set_lag(&self, lag: BTreeMap<(String, i32), i64>) {
         self.lock().lag = lag;
+    }
+
+    /// Sets the number of partitions the group assigned to this process.
+    pub fn set_assigned(&self, partitions: u64) {
+        self.lock().assigned_partitions = partitions;
     }
 
     /// Makes each topic appear (with zeros) before its first event, so rates are 0, not absent.

@@ -111,6 +111,9 @@ pub fn families(stream: &str, s: &Snapshot) -> Vec<Family> {
         lag.push(&[stream, topic, &partition.to_string()], *n as f64);
     }
     out.push(lag);
+    let mut assigned = Family::new(catalog::STREAM_ASSIGNED_PARTITIONS);
+    assigned.push(&[stream], s.assigned_partitions as f64);
+    out.push(assigned);
     out.push(histogram(catalog::STREAM_LATENCY, stream, &s.latency));
     out.push(histogram(
         catalog::STREAM_BATCH_DURATION,

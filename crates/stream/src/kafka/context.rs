@@ -64,12 +64,14 @@ impl ConsumerContext for StreamContext {
         match rebalance {
             Rebalance::Assign(list) => {
                 tracing::info!(partitions = list.count(), "partitions assigned");
+                self.metrics.set_assigned(list.count() as u64);
                 if list.count() > 0 {
                     self.assigned.store(true, Ordering::Release);
                 }
             }
             Rebalance::Revoke(list) => {
-                tracing::info!(partitions = list.count(), "partitions revoked")
+                tracing::info!(partitions = list.count(), "partitions revoked");
+                self.metrics.set_assigned(0);
             }
             Rebalance::Error(err) => tracing::warn!(error = %err, "rebalance error"),
         }
