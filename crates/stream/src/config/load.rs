@@ -278,6 +278,12 @@ fn check_numbers(spec: &StreamSpec, problems: &mut Problems<'_>) {
     if spec.batch.max_wait_ms == 0 {
         problems.push((vec!["batch", "max_wait_ms"], "must be at least 1".into()));
     }
+    if spec.processor.state_cache_customers == 0 {
+        problems.push((
+            vec!["processor", "state_cache_customers"],
+            "must be at least 1".into(),
+        ));
+    }
     if spec.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
         problems.push((
             vec!["metrics", "listen"],

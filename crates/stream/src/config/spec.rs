@@ -233,6 +233,15 @@ pub struct ProcessorConfig {
     /// (written to PostgreSQL).
     #[serde(default)]
     pub windows: WindowConfig,
+    /// Customers whose state is kept in memory at most; beyond it the least recently used are
+    /// dropped and reloaded from PostgreSQL when they come back. Without the PostgreSQL sink
+    /// the state exists nowhere else, so nothing is dropped.
+    #[serde(default = "default_state_cache_customers")]
+    pub state_cache_customers: usize,
+}
+
+fn default_state_cache_customers() -> usize {
+    1_000_000
 }
 
 /// Event-time tumbling windows. Each transactions partition has a watermark: the latest event
@@ -285,6 +294,7 @@ impl Default for ProcessorConfig {
             fixed_anomaly_threshold: default_fixed_anomaly_threshold(),
             statistical: StatisticalConfig::default(),
             windows: WindowConfig::default(),
+            state_cache_customers: default_state_cache_customers(),
         }
     }
 }
@@ -374,6 +384,18 @@ pub struct LakeSinkConfig {
     /// commits of this process; 0 turns it off.
     #[serde(default = "default_compact_every_commits")]
     pub compact_every_commits: u64,
+    /// After each compaction, delete the data files that no longer belong to the table
+    /// (Delta VACUUM).
+    #[serde(default = "default_true")]
+    pub vacuum: bool,
+    /// How long removed files are kept for readers of older versions (time travel further
+    /// back stops working), in hours.
+    #[serde(default = "default_vacuum_retention_hours")]
+    pub vacuum_retention_hours: u64,
+}
+
+fn default_vacuum_retention_hours() -> u64 {
+    168
 }
 
 fn default_compact_every_commits() -> u64 {
@@ -394,6 +416,8 @@ impl Default for LakeSinkConfig {
             transactions_table: default_transactions_table(),
             customer_events_table: default_customer_events_table(),
             compact_every_commits: default_compact_every_commits(),
+            vacuum: true,
+            vacuum_retention_hours: default_vacuum_retention_hours(),
         }
     }
 }

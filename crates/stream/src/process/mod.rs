@@ -6,10 +6,12 @@
 //! [`Processor::customer_event`], one event at a time in offset order, so the same events give
 //! bit-identical state (and flags) whether they are processed in one run or across restarts.
 
+mod cache;
 mod state;
 #[cfg(test)]
 mod tests;
 
+pub use cache::StateCache;
 pub use state::{ActivityState, TransactionState, Welford};
 
 use crate::config::{ProcessorConfig, amount_cents};

@@ -150,7 +150,8 @@ async fn session(
         Some(dead_letters),
     )
     .with_alerts(alerts)
-    .with_metrics(options.metrics.clone());
+    .with_metrics(options.metrics.clone())
+    .with_state_cache_limit(spec.processor.state_cache_customers);
     options
         .metrics
         .declare_topics(&[&topics.transactions, &topics.customer_events]);

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::error::{Error, Result};
 use crate::event::{parse_customer_event, parse_transaction};
 use crate::metrics::{BatchRecord, StreamMetrics, TopicCounts};
-use crate::process::{ActivityState, Processor, TransactionState};
+use crate::process::{ActivityState, Processor, StateCache, TransactionState};
 use crate::sink::{
     AlertSink, CustomerEventRow, DeadLetter, DeadLetterSink, LakeSink, PgBatch, PgSink,
     TransactionRow, WindowDelta, customer_events_batch, transactions_batch,
@@ -127,8 +127,10 @@ pub struct Pipeline {
     postgres: Option<PgSink>,
     dead_letters: Option<DeadLetterSink>,
     alerts: Option<AlertSink>,
-    transactions: HashMap<i64, TransactionState>,
-    activity: HashMap<i64, ActivityState>,
+    transactions: StateCache<TransactionState>,
+    activity: StateCache<ActivityState>,
+    /// Most customers kept in each state cache (only with PostgreSQL, which holds them too).
+    cache_limit: usize,
     /// The last offset per partition already in the in-memory state (which starts as what
     /// PostgreSQL holds, or empty without it).
     state_done: HashMap<(Source, i32), i64>,
@@ -156,8 +158,9 @@ impl Pipeline {
             postgres,
             dead_letters,
             alerts: None,
-            transactions: HashMap::new(),
-            activity: HashMap::new(),
+            transactions: StateCache::default(),
+            activity: StateCache::default(),
+            cache_limit: usize::MAX,
             state_done: HashMap::new(),
             max_event: HashMap::new(),
             batches: 0,
@@ -169,6 +172,12 @@ impl Pipeline {
     /// Posts each batch's new anomalies to a webhook.
     pub fn with_alerts(mut self, alerts: Option<AlertSink>) -> Pipeline {
         self.alerts = alerts;
+        self
+    }
+
+    /// Keeps at most `customers` in each state cache when PostgreSQL holds the state.
+    pub fn with_state_cache_limit(mut self, customers: usize) -> Pipeline {
+        self.cache_limit = customers.max(1);
         self
     }
 
@@ -226,6 +235,8 @@ impl Pipeline {
             return Ok(counts);
         }
         self.batches += 1;
+        self.transactions.next_batch();
+        self.activity.next_batch();
         // 1. What the sinks and the in-memory state hold already, per partition: (lake,
         // state, PostgreSQL).
         let mut done: HashMap<(Source, i32), (i64, i64, i64)> = HashMap::new();
@@ -277,10 +288,10 @@ impl Pipeline {
                     continue;
                 }
                 match event {
-                    Parsed::Transaction(t) if !self.transactions.contains_key(&t.customer_id) => {
+                    Parsed::Transaction(t) if !self.transactions.contains(t.customer_id) => {
                         need_txn.insert(t.customer_id);
                     }
-                    Parsed::Customer(e) if !self.activity.contains_key(&e.customer_id) => {
+                    Parsed::Customer(e) if !self.activity.contains(e.customer_id) => {
                         need_activity.insert(e.customer_id);
                     }
                     _ => {}
@@ -349,7 +360,7 @@ impl Pipeline {
                     }
                 }
                 Parsed::Transaction(txn) => {
-                    let state = self.transactions.entry(txn.customer_id).or_default();
+                    let state = self.transactions.entry(txn.customer_id);
                     let flags = if to_state {
                         dirty_txn.insert(txn.customer_id);
                         let max_event = self
@@ -405,7 +416,7 @@ impl Pipeline {
                 }
                 Parsed::Customer(event) => {
                     if to_state {
-                        let state = self.activity.entry(event.customer_id).or_default();
+                        let state = self.activity.entry(event.customer_id);
                         self.processor.customer_event(state, &event);
                         dirty_activity.insert(event.customer_id);
                     }
@@ -492,13 +503,19 @@ impl Pipeline {
             pg_batch.windows = windows.into_values().collect();
             pg_batch.transactions = dirty_txn
                 .iter()
-                .map(|c| (*c, self.transactions.get(c).copied().unwrap_or_default()))
+                .map(|c| (*c, self.transactions.get(*c).unwrap_or_default()))
                 .collect();
             pg_batch.activity = dirty_activity
                 .iter()
-                .map(|c| (*c, self.activity.get(c).copied().unwrap_or_default()))
+                .map(|c| (*c, self.activity.get(*c).unwrap_or_default()))
                 .collect();
             pg.write(&pg_batch).await?;
+            // PostgreSQL holds every cached state now: the cold ones can go.
+            let dropped = self.transactions.evict_over(self.cache_limit)
+                + self.activity.evict_over(self.cache_limit);
+            if dropped > 0 {
+                tracing::debug!(dropped, "customer states dropped from the cache");
+            }
         }
         self.abort_if(Stage::Postgres);
         tracing::debug!(

@@ -277,6 +277,7 @@ async fn compaction_keeps_rows_and_recorded_offsets() {
     let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
     let config = LakeSinkConfig {
         compact_every_commits: 4,
+        vacuum_retention_hours: 0,
         ..LakeSinkConfig::default()
     };
     let sink = LakeSink::open(&lake, &config, "tx", "cust").await.unwrap();
@@ -303,6 +304,12 @@ async fn compaction_keeps_rows_and_recorded_offsets() {
         .unwrap();
     assert_eq!(transactions.rows, Some(8));
     assert!(transactions.files < 8, "{} files", transactions.files);
+    // The vacuum after each compaction (no retention here) deleted the compacted files.
+    let on_disk = walk_parquet(&dir.path().join("stream_transactions"));
+    assert_eq!(
+        on_disk, transactions.files,
+        "parquet files on disk vs in the table"
+    );
     let replay = [message(
         Source::Transactions,
         0,
@@ -315,4 +322,17 @@ async fn compaction_keeps_rows_and_recorded_offsets() {
         count(&lake, "select count(*) from stream_transactions").await,
         8
     );
+}
+
+fn walk_parquet(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            n += walk_parquet(&path);
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            n += 1;
+        }
+    }
+    n
 }

@@ -4,8 +4,10 @@
 //! nothing, so every event lands once.
 //!
 //! Micro-batches make small files: every `compact_every_commits` commits the table is compacted
-//! (Delta OPTIMIZE, within each partition). Compaction only rearranges files, so the recorded
-//! offsets stay; a failed compaction is logged and retried later, never fatal.
+//! (Delta OPTIMIZE, within each partition), then files that no version of the last
+//! `vacuum_retention_hours` references are deleted (Delta VACUUM). Compaction only rearranges
+//! files, so the recorded offsets stay; a failed compaction or vacuum is logged and retried
+//! later, never fatal.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -33,6 +35,8 @@ pub struct LakeTable {
     compact_every: u64,
     /// Commits since the last compaction.
     commits: u64,
+    /// Vacuum after compacting, keeping this long a history (`None`: never).
+    vacuum_retention: Option<chrono::Duration>,
 }
 
 /// Target size of compacted files.
@@ -45,7 +49,7 @@ impl LakeTable {
         topic: &str,
         schema: &dataflow_engine::datafusion::arrow::datatypes::Schema,
         description: &str,
-        compact_every: u64,
+        config: &crate::config::LakeSinkConfig,
     ) -> Result<LakeTable> {
         let table = lake
             .load_or_create_partitioned(name, schema, PARTITION_COLUMNS, Some(description))
@@ -55,8 +59,11 @@ impl LakeTable {
             topic: topic.to_string(),
             table,
             applied: HashMap::new(),
-            compact_every,
+            compact_every: config.compact_every_commits,
             commits: 0,
+            vacuum_retention: config
+                .vacuum
+                .then(|| chrono::Duration::hours(config.vacuum_retention_hours as i64)),
         })
     }
 
@@ -79,7 +86,33 @@ impl LakeTable {
                 );
                 self.table = table;
             }
-            Err(err) => tracing::warn!(table = %self.name, error = %err, "compaction failed"),
+            Err(err) => {
+                tracing::warn!(table = %self.name, error = %err, "compaction failed");
+                return;
+            }
+        }
+        let Some(retention) = self.vacuum_retention else {
+            return;
+        };
+        // The retention is the stream file's explicit choice, so the table's own minimum
+        // (Delta's 7-day default) is not enforced over it.
+        let vacuum = self
+            .table
+            .clone()
+            .vacuum()
+            .with_retention_period(retention)
+            .with_enforce_retention_duration(false);
+        match vacuum.await {
+            Ok((table, metrics)) => {
+                tracing::info!(
+                    table = %self.name,
+                    files_deleted = metrics.files_deleted.len(),
+                    retention_hours = retention.num_hours(),
+                    "vacuumed"
+                );
+                self.table = table;
+            }
+            Err(err) => tracing::warn!(table = %self.name, error = %err, "vacuum failed"),
         }
     }
 
@@ -185,7 +218,7 @@ impl LakeSink {
                 transactions_topic,
                 &transactions_schema(),
                 "Transaction events processed by dataflow stream",
-                config.compact_every_commits,
+                config,
             )
             .await?,
             customer_events: LakeTable::open(
@@ -194,7 +227,7 @@ impl LakeSink {
                 customer_events_topic,
                 &customer_events_schema(),
                 "Customer events processed by dataflow stream",
-                config.compact_every_commits,
+                config,
             )
             .await?,
         })
