@@ -9,6 +9,10 @@ use dataflow_observe::endpoint::{self, FamilySource};
 use dataflow_observe::{Family, Sample};
 use dataflow_stream::metrics::{Histogram, LATENCY_BUCKETS, RULES, Snapshot, StreamMetrics};
 
+/// What can fail in a stream session and be retried (`Error::component` of the retryable
+/// errors, and `consumer` for errors the consumer reports while polling).
+const RETRYABLE_COMPONENTS: &[&str] = &["consumer", "io", "kafka", "lake", "ownership", "postgres"];
+
 /// A running endpoint; dropping it stops the listener.
 pub struct MetricsEndpoint {
     /// Where it listens.
@@ -95,9 +99,18 @@ pub fn families(stream: &str, s: &Snapshot) -> Vec<Family> {
     let mut batches = Family::new(catalog::STREAM_BATCHES);
     batches.push(&[stream], s.batches as f64);
     out.push(batches);
+    // The components that can fail and be retried start at 0, so the first failure is an
+    // increase Prometheus sees, not a new series.
     let mut failures = Family::new(catalog::STREAM_FAILURES);
+    let mut components: std::collections::BTreeMap<&str, u64> = RETRYABLE_COMPONENTS
+        .iter()
+        .map(|c| (*c, 0))
+        .collect();
     for (component, n) in &s.failures {
-        failures.push(&[stream, component], *n as f64);
+        components.insert(component, *n);
+    }
+    for (component, n) in components {
+        failures.push(&[stream, component], n as f64);
     }
     out.push(failures);
     let mut alerts = Family::new(catalog::STREAM_ALERTS);
@@ -180,6 +193,7 @@ mod tests {
             "dataflow_stream_latency_seconds_bucket{stream=\"orders\",le=\"0.1\"} 0.0",
             "dataflow_stream_latency_seconds_count{stream=\"orders\"} 1.0",
             "dataflow_stream_batches_total{stream=\"orders\"} 1.0",
+            "dataflow_stream_failures_total{stream=\"orders\",component=\"kafka\"} 0.0",
             "dataflow_stream_alerts_total{stream=\"orders\",outcome=\"sent\"} 0.0",
             "dataflow_stream_last_commit_timestamp_seconds{stream=\"orders\"} 1700000000.0",
         ] {
