@@ -102,10 +102,8 @@ pub fn families(stream: &str, s: &Snapshot) -> Vec<Family> {
     // The components that can fail and be retried start at 0, so the first failure is an
     // increase Prometheus sees, not a new series.
     let mut failures = Family::new(catalog::STREAM_FAILURES);
-    let mut components: std::collections::BTreeMap<&str, u64> = RETRYABLE_COMPONENTS
-        .iter()
-        .map(|c| (*c, 0))
-        .collect();
+    let mut components: std::collections::BTreeMap<&str, u64> =
+        RETRYABLE_COMPONENTS.iter().map(|c| (*c, 0)).collect();
     for (component, n) in &s.failures {
         components.insert(component, *n);
     }
