@@ -1,6 +1,7 @@
 //! Errors of the engine layer, classified so callers know whose fault they are.
 
 use dataflow_core::ErrorKind;
+use deltalake::kernel::transaction::TransactionError;
 
 /// Errors from the lake and the SQL engine.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,14 @@ impl Error {
             Error::Delta { source, .. } => match source {
                 deltalake::DeltaTableError::ObjectStore { .. }
                 | deltalake::DeltaTableError::Io { .. } => ErrorKind::External,
+                // Another writer committed first and the commit cannot be reconciled with
+                // it (e.g. two stream processes recording the same Kafka partition around a
+                // rebalance): reading the table again and retrying may succeed.
+                deltalake::DeltaTableError::VersionAlreadyExists(_)
+                | deltalake::DeltaTableError::Transaction {
+                    source:
+                        TransactionError::CommitConflict(_) | TransactionError::MaxCommitAttempts(_),
+                } => ErrorKind::External,
                 _ => ErrorKind::Internal,
             },
             Error::Io { .. } => ErrorKind::External,

@@ -169,7 +169,15 @@ impl Lake {
         if let Some(description) = description {
             create = create.with_comment(description);
         }
-        create.await.map_err(Error::delta(name))
+        match create.await {
+            Ok(table) => Ok(table),
+            // Another process created it meanwhile (two stream processes starting at once on
+            // a new lake): use theirs.
+            Err(err) => match self.load(name).await? {
+                Some(table) => Ok(table),
+                None => Err(Error::delta(name)(err)),
+            },
+        }
     }
 
     /// Replaces a table's contents (and schema) with `batches` as one new version, creating the

@@ -218,6 +218,50 @@ mod tests {
         assert_eq!((infos[0].version, infos[0].rows), (1, Some(3)));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_writers_creating_one_table_both_get_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = batch(vec![]).schema();
+        for n in 0..5 {
+            let name = format!("t{n}");
+            let open = || {
+                let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+                let (name, schema) = (name.clone(), schema.clone());
+                tokio::spawn(async move { lake.load_or_create(&name, &schema, None).await })
+            };
+            let (a, b) = (open(), open());
+            a.await.unwrap().unwrap();
+            b.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_race_for_an_application_transaction_is_retryable() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+        let table = lake
+            .load_or_create("t", &batch(vec![]).schema(), None)
+            .await
+            .unwrap();
+        let txn = AppTransaction {
+            app_id: "stream/p0".into(),
+            version: 10,
+        };
+        // Two writers start from the same version and record the same app id: the second
+        // loses (nothing written twice) with an error worth retrying after a reload.
+        let mut first = TableWriter::new("t", table.clone()).unwrap();
+        let mut second = TableWriter::new("t", table).unwrap();
+        first.write(batch(vec![1])).await.unwrap();
+        second.write(batch(vec![1])).await.unwrap();
+        first
+            .commit(std::slice::from_ref(&txn), HashMap::new())
+            .await
+            .unwrap();
+        let err = second.commit(&[txn], HashMap::new()).await.unwrap_err();
+        assert!(err.kind().is_retryable(), "{err}");
+        assert_eq!(lake.tables().await.unwrap()[0].rows, Some(1));
+    }
+
     #[tokio::test]
     async fn the_session_sees_lake_tables_by_name() {
         let dir = tempfile::tempdir().unwrap();

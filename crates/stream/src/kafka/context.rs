@@ -31,7 +31,7 @@ impl RebalanceFlag {
 pub struct StreamContext {
     /// Raised on each rebalance.
     pub rebalanced: RebalanceFlag,
-    /// Set once partitions were assigned to this consumer.
+    /// Set while partitions are assigned to this consumer (lowered when they are revoked).
     pub assigned: Arc<AtomicBool>,
     /// Where the consumer lag goes.
     pub metrics: StreamMetrics,
@@ -44,13 +44,15 @@ impl ClientContext for StreamContext {
 }
 
 /// The lag of each partition this consumer fetches. librdkafka lists every partition of the
-/// subscribed topics; those not assigned here (fetch state `none`) or whose lag is not known
-/// yet (`-1`) are left out. The lag is the high watermark minus the committed offset.
+/// subscribed topics; those not assigned here (fetch state `none`, or `stopping`/`stopped`
+/// once a rebalance took them away) or whose lag is not known yet (`-1`) are left out. The lag
+/// is the high watermark minus the committed offset.
 pub fn consumer_lag(statistics: &Statistics) -> BTreeMap<(String, i32), i64> {
     let mut lag = BTreeMap::new();
     for (topic, t) in &statistics.topics {
         for (partition, p) in &t.partitions {
-            if *partition < 0 || p.fetch_state == "none" || p.consumer_lag < 0 {
+            let fetched = !matches!(p.fetch_state.as_str(), "none" | "stopping" | "stopped");
+            if *partition < 0 || !fetched || p.consumer_lag < 0 {
                 continue;
             }
             lag.insert((topic.clone(), *partition), p.consumer_lag);
@@ -71,6 +73,7 @@ impl ConsumerContext for StreamContext {
             }
             Rebalance::Revoke(list) => {
                 tracing::info!(partitions = list.count(), "partitions revoked");
+                self.assigned.store(false, Ordering::Release);
                 self.metrics.set_assigned(0);
             }
             Rebalance::Error(err) => tracing::warn!(error = %err, "rebalance error"),

@@ -281,9 +281,12 @@ async fn consume(
         if stopping {
             return Ok(());
         }
+        // Only while partitions are assigned: between a revocation and the next assignment
+        // there is nothing to be caught up on.
         if let (Some(idle), Some(_)) = (options.idle_exit, assigned_at)
             && batch.is_empty()
             && last_event.elapsed() >= idle
+            && context.assigned.load(std::sync::atomic::Ordering::Acquire)
         {
             // Quiet is not enough (a broker can be slow to serve the first fetch): stop only
             // when every assigned partition has been read to its high watermark.
@@ -372,9 +375,9 @@ fn blocking<T>(call: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Whether the consumer has read every assigned partition up to its high watermark. A
-/// partition not fetched yet counts from its committed offset, or, without one, from the low
-/// watermark (`earliest`) or the high one (`latest`).
+/// Whether the consumer has read every assigned partition up to its high watermark (false
+/// with none assigned). A partition not fetched yet counts from its committed offset, or,
+/// without one, from the low watermark (`earliest`) or the high one (`latest`).
 fn caught_up(
     consumer: &StreamConsumer<StreamContext>,
     earliest: bool,
@@ -389,6 +392,10 @@ fn caught_up(
             .collect()
     };
     let positions = owned(consumer.position()?);
+    if positions.is_empty() {
+        // Nothing assigned (a rebalance under way): nothing shows that everything was read.
+        return Ok(false);
+    }
     let mut committed: Option<Vec<(String, i32, Offset)>> = None;
     for (topic, partition, position) in positions {
         let (low, high) = consumer.fetch_watermarks(&topic, partition, TIMEOUT)?;

@@ -139,8 +139,12 @@ impl PgSink {
 
     async fn create_tables(&self) -> Result<()> {
         let t = &self.table;
+        // One statement string runs as one transaction; the lock makes processes starting
+        // together create the tables one after the other (concurrent `CREATE TABLE IF NOT
+        // EXISTS` of one table can fail with a unique violation).
         let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {t} (
+            "SELECT pg_advisory_xact_lock(hashtext('dataflow.stream.create_tables'));
+            CREATE TABLE IF NOT EXISTS {t} (
                 customer_id bigint PRIMARY KEY,
                 transaction_count bigint NOT NULL DEFAULT 0,
                 total_amount_cents bigint NOT NULL DEFAULT 0,
