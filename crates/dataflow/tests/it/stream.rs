@@ -385,10 +385,16 @@ fn killing_the_stream_at_any_point_then_restarting_equals_an_uninterrupted_run()
     let (uninterrupted, dead_letter_a) = stream_project(&brokers, &topics, Some(&pg_a.url));
     let (interrupted, dead_letter_b) = stream_project(&brokers, &topics, Some(&pg_b.url));
     // Smaller batches for the interrupted run: more points to die at, and batch boundaries
-    // that differ from the uninterrupted run's (the results must not depend on them).
+    // that differ from the uninterrupted run's (the results must not depend on them). And a
+    // state cache of 20 of the 200 customers: states keep being dropped and reloaded from
+    // PostgreSQL, which must not change a flag or a total either.
     let file = interrupted.path().join("streams/shop.yml");
     let text = std::fs::read_to_string(&file).expect("stream file");
-    std::fs::write(&file, text.replace("max_events: 200", "max_events: 50")).expect("edit");
+    let text = text
+        .replace("max_events: 200", "max_events: 50")
+        .replace("processor:\n", "processor:\n  state_cache_customers: 20\n");
+    assert!(text.contains("state_cache_customers: 20"));
+    std::fs::write(&file, text).expect("edit");
     let total = 6_000;
     let manifest = produce(&uninterrupted, total);
 

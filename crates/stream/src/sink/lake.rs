@@ -177,7 +177,14 @@ impl LakeTable {
             "dataflow".to_string(),
             json!({"stream": stream, "topic": self.topic, "rows": rows}),
         )]);
+        let read_version = self.table.version();
         let version = writer.commit(&transactions, metadata).await?;
+        if read_version.is_some_and(|read| version > read + 1) {
+            // Another process committed between our read and our commit (around a rebalance):
+            // what it recorded is not in the cache, so read every offset again when needed.
+            tracing::debug!(table = %self.name, version, "another writer committed meanwhile");
+            self.applied.clear();
+        }
         for t in &transactions {
             if let Some(partition) = t.app_id.rsplit('/').next().and_then(|p| p.parse().ok()) {
                 self.applied.insert(partition, t.version);
