@@ -11,6 +11,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc rather than the system allocator: queries allocate per group and per row (hash
+/// aggregates, sorts, windows), where glibc's malloc cost 12-15% of a models build.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let run_id = dataflow_core::ids::RunId::new();

@@ -107,7 +107,9 @@ pub fn memory_limit() -> usize {
     }
 }
 
-/// A session with dataflow's SQL semantics and `config`. The division rule runs just before
+/// A session with dataflow's SQL semantics and `config`: an ordered `string_agg` that scales
+/// to millions of groups ([`crate::string_agg`]), and integer division as dbt's warehouses do
+/// it. The division rule runs just before
 /// type coercion, so expressions around a quotient are coerced to its new type. Memory is
 /// bounded by [`memory_limit`] (fair shares between operators; sorts and aggregations spill).
 pub fn session_context(config: SessionConfig) -> SessionContext {
@@ -134,7 +136,10 @@ pub fn session_context(config: SessionConfig) -> SessionContext {
         Err(_) => state,
     }
     .build();
-    SessionContext::new_with_state(state)
+    let ctx = SessionContext::new_with_state(state);
+    // An ordered string_agg (dbt's listagg) with a grouped accumulator.
+    ctx.register_udaf(crate::string_agg::string_agg_udaf());
+    ctx
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod error;
 pub mod lake;
 pub mod schema;
 pub mod session;
+pub mod string_agg;
 pub mod views;
 pub mod writer;
 
