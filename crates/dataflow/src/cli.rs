@@ -180,9 +180,15 @@ pub struct ValidateArgs {
     /// looked up in the project directory).
     #[arg(long)]
     pub suite: PathBuf,
-    /// What to validate: a lake table (or saved view) name, or a CSV or Parquet file.
+    /// What to validate: a lake table (or saved view) name, or a CSV, JSON lines or Parquet
+    /// file. A file of a declared source (its `path` names the file) is read with the source's
+    /// schema and rules, bad rows left out and counted as `ingest` would quarantine them,
+    /// without loading it; other CSV and Parquet files with inferred types.
     #[arg(long, alias = "table")]
     pub data: String,
+    /// Read the file with this source's schema even when the source's path does not name it.
+    #[arg(long)]
+    pub source: Option<String>,
     /// GE's result_format.
     #[arg(long, value_enum, default_value_t = ResultFormatArg::Summary)]
     pub result_format: ResultFormatArg,

@@ -23,13 +23,23 @@ pub const SOURCE_FILE: &str = "_source_file";
 /// The load that wrote the row.
 pub const BATCH_ID: &str = "_batch_id";
 
-/// The schema of `raw_<source>`: declared columns, then `_loaded_at`, `_source_file`, `_batch_id`.
-pub fn raw_schema(source: &SourceConfig) -> SchemaRef {
-    let mut fields: Vec<Field> = source
+/// The declared columns of a source, in order, as Arrow fields: what a file of the source
+/// holds once read (without the lake's lineage columns).
+pub fn declared_schema(source: &SourceConfig) -> SchemaRef {
+    Arc::new(Schema::new(declared_fields(source)))
+}
+
+fn declared_fields(source: &SourceConfig) -> Vec<Field> {
+    source
         .columns
         .iter()
         .map(|c| Field::new(&c.name, arrow_type(c.column_type), c.nullable))
-        .collect();
+        .collect()
+}
+
+/// The schema of `raw_<source>`: declared columns, then `_loaded_at`, `_source_file`, `_batch_id`.
+pub fn raw_schema(source: &SourceConfig) -> SchemaRef {
+    let mut fields = declared_fields(source);
     fields.push(Field::new(LOADED_AT, timestamp_type(), false));
     fields.push(Field::new(SOURCE_FILE, DataType::Utf8, false));
     fields.push(Field::new(BATCH_ID, DataType::Utf8, false));
@@ -160,6 +170,7 @@ pub struct RawBatchBuilder {
     columns: Vec<Column>,
     types: Vec<ColumnType>,
     rows: usize,
+    lineage: bool,
 }
 
 impl RawBatchBuilder {
@@ -171,7 +182,23 @@ impl RawBatchBuilder {
             columns: types.iter().map(|t| Column::new(*t, capacity)).collect(),
             types,
             rows: 0,
+            lineage: true,
         }
+    }
+
+    /// A builder whose batches hold the declared columns only ([`declared_schema`]), for
+    /// reading a file without loading it.
+    pub fn without_lineage(source: &SourceConfig, capacity: usize) -> RawBatchBuilder {
+        RawBatchBuilder {
+            schema: declared_schema(source),
+            lineage: false,
+            ..RawBatchBuilder::new(source, capacity)
+        }
+    }
+
+    /// Whether batches carry the lineage columns.
+    pub fn has_lineage(&self) -> bool {
+        self.lineage
     }
 
     /// The declared column types, in order.
@@ -197,7 +224,8 @@ impl RawBatchBuilder {
         self.rows += 1;
     }
 
-    /// Emits the buffered rows as a batch with lineage columns.
+    /// Emits the buffered rows as a batch, with lineage columns unless built
+    /// [`without_lineage`](Self::without_lineage).
     pub fn finish(&mut self, lineage: &Lineage) -> Result<RecordBatch> {
         let rows = self.rows;
         let mut arrays = self
@@ -205,9 +233,11 @@ impl RawBatchBuilder {
             .iter_mut()
             .map(Column::finish)
             .collect::<Result<Vec<_>>>()?;
-        arrays.push(repeated_time(lineage.loaded_at_micros, rows));
-        arrays.push(repeated(&lineage.source_file, rows));
-        arrays.push(repeated(&lineage.batch_id, rows));
+        if self.lineage {
+            arrays.push(repeated_time(lineage.loaded_at_micros, rows));
+            arrays.push(repeated(&lineage.source_file, rows));
+            arrays.push(repeated(&lineage.batch_id, rows));
+        }
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), arrays).map_err(Error::internal)
     }

@@ -105,6 +105,41 @@ fn discover_local(source: &SourceConfig, location: &str) -> Result<Vec<String>> 
     Ok(files)
 }
 
+/// Whether the local file `file` is one of the files `location` (a source's path resolved
+/// against the project directory: a file, a directory or a glob) names, so it can be read with
+/// that source's schema. Remote locations never match.
+pub fn names_file(source: &SourceConfig, location: &str, file: &Path) -> bool {
+    if is_remote(location) {
+        return false;
+    }
+    let absolute = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let file = absolute(file);
+    if has_glob(location) {
+        // The pattern's directory part made absolute the same way as the file.
+        let pattern = Path::new(location);
+        let (Some(parent), Some(name)) = (pattern.parent(), pattern.file_name()) else {
+            return false;
+        };
+        let anchored = if has_glob(&parent.to_string_lossy()) {
+            pattern.to_path_buf()
+        } else {
+            absolute(parent).join(name)
+        };
+        return glob::Pattern::new(&anchored.to_string_lossy())
+            .is_ok_and(|p| p.matches_path(&file));
+    }
+    let path = Path::new(location);
+    if path.is_dir() {
+        let wanted = extensions(source.format);
+        return file.parent() == Some(absolute(path).as_path())
+            && file
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| wanted.contains(&e.to_ascii_lowercase().as_str()));
+    }
+    absolute(path) == file
+}
+
 /// Opens the object store for a URL. S3 credentials and region come from the standard `AWS_*`
 /// environment variables.
 fn store_for(url: &Url) -> Result<(Box<dyn ObjectStore>, ObjectPath)> {
@@ -252,4 +287,40 @@ fn hash_file(path: &Path) -> Result<(u64, String)> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(format: &str) -> SourceConfig {
+        serde_yaml_ng::from_str(&format!(
+            "format: {format}\npath: unused\ncolumns:\n  - {{name: id, type: bigint}}\n"
+        ))
+        .expect("source")
+    }
+
+    #[test]
+    fn a_source_names_its_files_by_path_glob_or_directory() {
+        let dir = tempfile::tempdir().expect("dir");
+        let incoming = dir.path().join("in");
+        std::fs::create_dir_all(&incoming).expect("mkdir");
+        let orders = incoming.join("orders_1.csv");
+        let other = incoming.join("customers.csv");
+        std::fs::write(&orders, "id\n").expect("write");
+        std::fs::write(&other, "id\n").expect("write");
+        let csv = source("csv");
+        let glob = format!("{}/orders*.csv", incoming.display());
+        assert!(names_file(&csv, &glob, &orders));
+        assert!(!names_file(&csv, &glob, &other));
+        // Relative spellings of the same file match.
+        let dotted = incoming.join("../in/orders_1.csv");
+        assert!(names_file(&csv, &glob, &dotted));
+        let folder = incoming.to_string_lossy().into_owned();
+        assert!(names_file(&csv, &folder, &other));
+        assert!(!names_file(&source("json"), &folder, &other));
+        assert!(names_file(&csv, &orders.to_string_lossy(), &orders));
+        assert!(!names_file(&csv, &orders.to_string_lossy(), &other));
+        assert!(!names_file(&csv, "s3://bucket/in/*.csv", &orders));
+    }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod files;
 pub mod load;
 pub mod parse;
+pub mod read;
 pub mod reader;
 
 pub use error::{Error, Result};

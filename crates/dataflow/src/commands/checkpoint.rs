@@ -469,7 +469,10 @@ pub async fn run(project: &Project, name: &str, run_id: &RunId) -> anyhow::Resul
             let mut quarantined = None;
             let suite = Suite::load(&project.dir.join(&v.suite))?;
             tracing::Span::current().record("suite", suite.name.as_str());
-            let table = super::validate::register_data(&ctx, project, &v.data).await?;
+            let types = super::validate::FileTypes::Inferred;
+            let table = super::validate::register_data(&ctx, project, &v.data, types)
+                .await?
+                .table;
             let validator = Validator::new(ctx.clone(), ResultFormat::Summary, None);
             let result = validator.validate(&suite, &table).await?;
             println!(

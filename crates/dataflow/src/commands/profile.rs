@@ -12,8 +12,9 @@ use dataflow_quality::profile;
 pub async fn run(project: &Project, data: &str, output: Option<PathBuf>) -> anyhow::Result<()> {
     let lake = super::open_lake(project)?;
     let ctx = new_session(&lake).await.context("opening the lake")?;
-    let table_name = super::validate::register_data(&ctx, project, data).await?;
-    let profiled = profile::profile(&ctx, &table_name)
+    let types = super::validate::FileTypes::Inferred;
+    let registered = super::validate::register_data(&ctx, project, data, types).await?;
+    let profiled = profile::profile(&ctx, &registered.table)
         .await
         .map_err(|e| anyhow::anyhow!("profiling {data}: {e}"))?;
     let mut table = Table::new();

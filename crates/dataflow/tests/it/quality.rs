@@ -124,6 +124,114 @@ fn validate_reports_each_expectation_and_writes_ge_results() {
     );
 }
 
+fn result_file(project: &crate::support::TestProject, name: &str) -> Value {
+    let path = project.path().join("target/validations").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the result file")).expect("json")
+}
+
+#[test]
+fn a_file_of_a_declared_source_is_read_with_its_schema_without_loading_it() {
+    let project = shop();
+    write(&project, "suites/orders.yml", SUITE);
+    // The ingested rows plus a bad amount and a short line, which ingest would quarantine.
+    write(
+        &project,
+        "in/orders.csv",
+        "id,customer,amount\n1,ann,10.50\n2,bob,5.00\n3,ann,2.25\n4,cy,-1.00\n5,dee,12.3.4\n6,eve\n",
+    );
+    let out = project
+        .cmd()
+        .args([
+            "validate",
+            "--suite",
+            "suites/orders.yml",
+            "--data",
+            "in/orders.csv",
+        ])
+        .assert()
+        .code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.contains(
+            "Read in/orders.csv as source `orders`: 4 rows; 2 bad rows left out, as ingest would \
+             quarantine them (e.g. line 6: cannot parse `12.3.4` as decimal(8,2): not a number; \
+             line 7: expected 3 fields, found 2)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("4 of 6 expectations met"), "{text}");
+    let from_file = result_file(&project, "orders_suite.orders.json");
+    let read = &from_file["meta"]["dataflow_file_read"];
+    assert_eq!(read["source"], "orders");
+    assert_eq!(read["rows"], 4);
+    assert_eq!(read["bad_rows"], 2);
+    assert_eq!(read["bad_row_examples"][0]["line_number"], 6);
+    assert_eq!(read["bad_row_examples"][0]["column"], "amount");
+    assert_eq!(read["bad_row_examples"][0]["raw_value"], "12.3.4");
+    // Nothing was loaded, and nothing is left behind.
+    assert_eq!(project.count("raw_orders"), 4);
+    let leftovers = std::fs::read_dir(project.path().join("target/tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(leftovers, 0);
+    // The same answers as the loaded table's, expectation by expectation.
+    project
+        .cmd()
+        .args([
+            "validate",
+            "--suite",
+            "suites/orders.yml",
+            "--data",
+            "raw_orders",
+        ])
+        .assert()
+        .code(1);
+    let from_lake = result_file(&project, "orders_suite.raw_orders.json");
+    assert_eq!(from_file["results"], from_lake["results"]);
+    assert_eq!(from_file["statistics"], from_lake["statistics"]);
+
+    // A file elsewhere is read with a source's schema when asked.
+    write(
+        &project,
+        "exports/today.csv",
+        "id,customer,amount\n7,ann,1.00\n",
+    );
+    let out = project
+        .cmd()
+        .args([
+            "validate",
+            "--suite",
+            "suites/orders.yml",
+            "--data",
+            "exports/today.csv",
+            "--source",
+            "orders",
+        ])
+        .assert()
+        .code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.contains("Read exports/today.csv as source `orders`: 1 rows\n"),
+        "{text}"
+    );
+    project
+        .cmd()
+        .args([
+            "validate",
+            "--suite",
+            "suites/orders.yml",
+            "--data",
+            "exports/today.csv",
+            "--source",
+            "order",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--source order: no such source in dataflow.yml (sources: orders)",
+        ));
+}
+
 #[test]
 fn suite_mistakes_and_missing_tables_are_clear_errors() {
     let project = shop();

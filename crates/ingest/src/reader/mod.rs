@@ -64,6 +64,13 @@ impl<'a> Output<'a> {
         }
     }
 
+    /// Good rows as the declared columns only, without the lake's lineage columns (for
+    /// reading a file without loading it).
+    pub fn without_lineage(mut self, source: &SourceConfig) -> Output<'a> {
+        self.raw = RawBatchBuilder::without_lineage(source, self.batch_rows);
+        self
+    }
+
     /// The raw-row builder, to append a good row.
     pub fn raw(&mut self) -> &mut RawBatchBuilder {
         &mut self.raw
@@ -128,7 +135,8 @@ pub(crate) fn null_reason(column: &str) -> String {
 }
 
 impl Output<'_> {
-    /// Sends already-typed declared columns (all rows good) with lineage columns added.
+    /// Sends already-typed declared columns (all rows good), with lineage columns added unless
+    /// the output is [`without_lineage`](Output::without_lineage).
     pub fn columns(
         &mut self,
         mut arrays: Vec<dataflow_engine::datafusion::arrow::array::ArrayRef>,
@@ -137,12 +145,14 @@ impl Output<'_> {
         if rows == 0 {
             return Ok(());
         }
-        arrays.push(crate::batch::repeated_time(
-            self.lineage.loaded_at_micros,
-            rows,
-        ));
-        arrays.push(crate::batch::repeated(&self.lineage.source_file, rows));
-        arrays.push(crate::batch::repeated(&self.lineage.batch_id, rows));
+        if self.raw.has_lineage() {
+            arrays.push(crate::batch::repeated_time(
+                self.lineage.loaded_at_micros,
+                rows,
+            ));
+            arrays.push(crate::batch::repeated(&self.lineage.source_file, rows));
+            arrays.push(crate::batch::repeated(&self.lineage.batch_id, rows));
+        }
         let batch = RecordBatch::try_new(self.raw.schema(), arrays).map_err(Error::internal)?;
         self.counts.good += rows as u64;
         self.send(Message::Rows(batch))
