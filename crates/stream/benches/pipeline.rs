@@ -1,0 +1,137 @@
+//! The stream's processing and sinks without the broker: generated events (1.5% defects) in
+//! micro-batches through [`Pipeline::apply`] into a real lake (Delta tables in a scratch
+//! directory) and, when `DATAFLOW_BENCH_POSTGRES_URL` is set, real PostgreSQL tables, with
+//! dead letters published to librdkafka's in-process mock cluster. It measures what one
+//! `dataflow stream` process can do when the broker is not the limit.
+//!
+//! `cargo bench -p dataflow-stream --bench pipeline -- [EVENTS] [BATCH] [CUSTOMERS]`
+//! (defaults 1,000,000, 20,000 and 100,000).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use dataflow_datagen::stream_events::{EventGenerator, EventOptions, EventTopic};
+use dataflow_engine::Lake;
+use dataflow_stream::config::{LakeSinkConfig, ProcessorConfig};
+use dataflow_stream::kafka::KafkaSettings;
+use dataflow_stream::process::Processor;
+use dataflow_stream::runner::{Message, Pipeline, Source};
+use dataflow_stream::sink::{DeadLetterSink, LakeSink, PgSink};
+use rdkafka::mocking::MockCluster;
+
+const PARTITIONS: i32 = 3;
+
+fn arg(n: usize, default: u64) -> u64 {
+    std::env::args()
+        .filter(|a| !a.starts_with('-'))
+        .nth(n)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let events = arg(1, 1_000_000);
+    let batch_size = arg(2, 20_000) as usize;
+    let customers = arg(3, 100_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(events, batch_size, customers))
+}
+
+async fn run(
+    events: u64,
+    batch_size: usize,
+    customers: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    // Generated up front, so only processing and sinks are timed.
+    let mut generator = EventGenerator::new(EventOptions {
+        seed: 42,
+        customers,
+        products: 1_000,
+        customer_event_share: 0.3,
+        defect_rate: 0.015,
+        start_millis: 1_714_521_600_000,
+        step_millis: 5,
+    })?;
+    let mut next_offset: HashMap<(Source, i32), i64> = HashMap::new();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let messages: Vec<Message> = (0..events)
+        .map(|_| {
+            let event = generator.next_event();
+            let (source, topic) = match event.topic {
+                EventTopic::Transactions => (Source::Transactions, "tx"),
+                EventTopic::CustomerEvents => (Source::CustomerEvents, "cust"),
+            };
+            let partition =
+                (event.key.bytes().map(u32::from).sum::<u32>() % PARTITIONS as u32) as i32;
+            let offset = next_offset.entry((source, partition)).or_insert(0);
+            *offset += 1;
+            Message {
+                source,
+                topic: topic.to_string(),
+                partition,
+                offset: *offset - 1,
+                key: Some(event.key.into_bytes()),
+                payload: Some(event.payload),
+                timestamp_ms: Some(now_ms),
+            }
+        })
+        .collect();
+    let mock = MockCluster::new(1)?;
+    mock.create_topic("dlq", 1, 1)?;
+    let dir = tempfile::tempdir()?;
+    let lake = Lake::open(dir.path().to_str().unwrap_or("."), HashMap::new())?;
+    let sink = LakeSink::open(&lake, &LakeSinkConfig::default(), "tx", "cust").await?;
+    let tag = std::process::id();
+    let postgres = match std::env::var("DATAFLOW_BENCH_POSTGRES_URL") {
+        Ok(url) => Some(
+            PgSink::connect(
+                &url,
+                &format!("bench_metrics_{tag}"),
+                &format!("bench_windows_{tag}"),
+            )
+            .await?,
+        ),
+        Err(_) => None,
+    };
+    let with_pg = postgres.is_some();
+    let mut pipeline = Pipeline::new(
+        "bench",
+        Processor::new(&ProcessorConfig::default())?,
+        sink,
+        postgres,
+        Some(DeadLetterSink::new(
+            &KafkaSettings::brokers(&mock.bootstrap_servers()),
+            "dlq",
+            "bench",
+        )?),
+    );
+    let started = Instant::now();
+    let mut written = 0u64;
+    let mut dead = 0u64;
+    for chunk in messages.chunks(batch_size) {
+        let counts = pipeline.apply(chunk).await?;
+        written += counts.transactions + counts.customer_events;
+        dead += counts.dead_letters;
+    }
+    let took = started.elapsed().as_secs_f64();
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0;
+    println!(
+        "{events} events in batches of {batch_size} ({customers} customers), lake{}: {took:.2} s, \
+         {:.0} events/s ({written} written, {dead} dead-lettered), peak RSS {rss:.0} MB \
+         (incl. the {events} generated messages)",
+        if with_pg { " + PostgreSQL" } else { "" },
+        events as f64 / took
+    );
+    Ok(())
+}
