@@ -172,11 +172,13 @@ pub async fn register_data(
         .with_context(|| format!("reading {} as source `{source_name}`", path.display()))?;
         // One stream over the file, in file order: DataFusion reads each byte range of a split
         // Arrow file into memory whole (the full file on two partitions), one stream reads a
-        // batch at a time; and no round-robin split after the scan, so the unexpected values
-        // listed are the first in the file, as in GE. Hash aggregates still use every core.
+        // batch at a time; and no round-robin or join split after the scan (a join streams the
+        // table past its small side), so the unexpected values listed are the first in the
+        // file, as in GE. Hash aggregates still use every core.
         for setting in [
             "set datafusion.optimizer.repartition_file_scans = false",
             "set datafusion.optimizer.enable_round_robin_repartition = false",
+            "set datafusion.optimizer.repartition_joins = false",
         ] {
             ctx.sql(setting)
                 .await
