@@ -745,30 +745,7 @@ fn the_metrics_endpoint_counts_each_event_once() {
     let topics = Topics::new();
     let (project, _) = stream_project(&brokers, &topics, None);
     let manifest = produce(&project, 2_000);
-    let bin = assert_cmd::cargo::cargo_bin("dataflow");
-    let out = project.path().join("stream-stdout.txt");
-    let child = Killed(
-        std::process::Command::new(bin)
-            .arg("--project-dir")
-            .arg(project.path())
-            .arg("stream")
-            .env_remove("RUST_LOG")
-            .stdout(std::fs::File::create(&out).expect("stdout file"))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn stream"),
-    );
-    let mut address = String::new();
-    wait_until("the stream's metrics address", || {
-        let text = std::fs::read_to_string(&out).unwrap_or_default();
-        match text.split("metrics on http://").nth(1) {
-            Some(rest) => {
-                address = rest.split('/').next().unwrap_or_default().to_string();
-                true
-            }
-            None => false,
-        }
-    });
+    let (child, address, _) = spawn_serving(&project, &["stream"]);
     let scrape = || {
         http_get(&address, "/metrics")
             .map(|(_, body)| body)
@@ -858,37 +835,17 @@ fn serve_hosts_a_stream_whose_counters_are_on_its_metrics() {
         .failure()
         .stderr(predicates::str::contains("nope"));
     let manifest = produce(&project, 1_000);
-    let bin = assert_cmd::cargo::cargo_bin("dataflow");
-    let out = project.path().join("serve-stdout.txt");
-    let mut child = Killed(
-        std::process::Command::new(bin)
-            .arg("--project-dir")
-            .arg(project.path())
-            .args([
-                "serve",
-                "--no-scheduler",
-                "--listen",
-                "127.0.0.1:0",
-                "--stream",
-                "shop",
-            ])
-            .env_remove("RUST_LOG")
-            .stdout(std::fs::File::create(&out).expect("stdout file"))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn serve"),
+    let (mut child, address, out) = spawn_serving(
+        &project,
+        &[
+            "serve",
+            "--no-scheduler",
+            "--listen",
+            "127.0.0.1:0",
+            "--stream",
+            "shop",
+        ],
     );
-    let mut address = String::new();
-    wait_until("serve's address", || {
-        let text = std::fs::read_to_string(&out).unwrap_or_default();
-        match text.split("http://").nth(1) {
-            Some(rest) => {
-                address = rest.split('/').next().unwrap_or_default().to_string();
-                true
-            }
-            None => false,
-        }
-    });
     assert!(
         std::fs::read_to_string(&out)
             .unwrap_or_default()
@@ -930,4 +887,33 @@ fn serve_hosts_a_stream_whose_counters_are_on_its_metrics() {
         project.count("stream_transactions"),
         number(&manifest, &["transactions", "valid"])
     );
+}
+
+/// Starts `dataflow ARGS` in `project`, its stdout in a file, and waits until it prints the
+/// address it serves HTTP on (`http://ADDR/...`): the process, the address and the file.
+fn spawn_serving(project: &TestProject, args: &[&str]) -> (Killed, String, std::path::PathBuf) {
+    let out = project.path().join(format!("{}-stdout.txt", args[0]));
+    let child = Killed(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("dataflow"))
+            .arg("--project-dir")
+            .arg(project.path())
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdout(std::fs::File::create(&out).expect("stdout file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn dataflow"),
+    );
+    let mut address = String::new();
+    wait_until("the address it serves on", || {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        match text.split("http://").nth(1) {
+            Some(rest) => {
+                address = rest.split('/').next().unwrap_or_default().to_string();
+                true
+            }
+            None => false,
+        }
+    });
+    (child, address, out)
 }
