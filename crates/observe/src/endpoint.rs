@@ -55,23 +55,33 @@ async fn index(State(endpoint): State<Arc<Endpoint>>) -> String {
     )
 }
 
-async fn health() -> &'static str {
+/// `/health`: the process answers.
+pub(crate) async fn health() -> &'static str {
     "ok\n"
 }
 
-async fn metrics(State(endpoint): State<Arc<Endpoint>>, headers: HeaderMap) -> Response {
-    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    let mut families = Vec::new();
+/// `dataflow_build_info{version} 1`, the first family of every dataflow endpoint.
+pub(crate) fn build_info(version: &str) -> Family {
     let mut build = Family::new(catalog::BUILD_INFO);
-    build.push(&[endpoint.version], 1.0);
-    families.push(build);
-    families.extend((endpoint.source)());
-    families.extend(process::families());
+    build.push(&[version], 1.0);
+    build
+}
+
+/// `families` in the format the scraper's `Accept` header asks for.
+pub(crate) fn scrape_response(headers: &HeaderMap, families: &[Family]) -> Response {
+    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     (
         [(header::CONTENT_TYPE, format.content_type())],
-        encode(&families, format),
+        encode(families, format),
     )
         .into_response()
+}
+
+async fn metrics(State(endpoint): State<Arc<Endpoint>>, headers: HeaderMap) -> Response {
+    let mut families = vec![build_info(endpoint.version)];
+    families.extend((endpoint.source)());
+    families.extend(process::families());
+    scrape_response(&headers, &families)
 }
 
 #[cfg(test)]

@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use dataflow_orchestrator::store::Store;
 
 use crate::catalog;
 use crate::collect;
-use crate::exposition::{Family, Format, encode};
+use crate::endpoint;
+use crate::exposition::Family;
 use crate::process;
 
 /// What the handlers share.
@@ -39,7 +40,7 @@ pub fn router(state: ServerState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/metrics", get(metrics))
-        .route("/health", get(health))
+        .route("/health", get(endpoint::health))
         .route("/ready", get(ready))
         .with_state(Arc::new(state))
 }
@@ -57,10 +58,6 @@ pub async fn serve(
 
 async fn index() -> &'static str {
     "dataflow serve\n\n/metrics  Prometheus metrics (OpenMetrics with Accept: application/openmetrics-text)\n/health   liveness\n/ready    readiness: metadata store reachable, hosted scheduler running\n"
-}
-
-async fn health() -> &'static str {
-    "ok\n"
 }
 
 async fn ready(State(state): State<Arc<ServerState>>) -> Response {
@@ -87,23 +84,14 @@ async fn ready(State(state): State<Arc<ServerState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<ServerState>>, headers: HeaderMap) -> Response {
-    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    let families = gather(&state).await;
-    (
-        [(header::CONTENT_TYPE, format.content_type())],
-        encode(&families, format),
-    )
-        .into_response()
+    endpoint::scrape_response(&headers, &gather(&state).await)
 }
 
 /// Every family of one scrape. A store that cannot be read still gives a scrape: the process
 /// families and `dataflow_metadata_store_up 0`, which the `MetadataStoreDown` alert watches.
 pub async fn gather(state: &ServerState) -> Vec<Family> {
     let started = Instant::now();
-    let mut out = Vec::new();
-    let mut build = Family::new(catalog::BUILD_INFO);
-    build.push(&[state.version], 1.0);
-    out.push(build);
+    let mut out = vec![endpoint::build_info(state.version)];
     let backend = state.store.db.backend().name();
     let stored = collect::from_store(&state.store, chrono::Utc::now(), state.scheduler_timeout)
         .await
