@@ -1,8 +1,9 @@
 //! The stream's processing and sinks without the broker: generated events (1.5% defects) in
-//! micro-batches through [`Pipeline::apply`] into a real lake (Delta tables in a scratch
+//! micro-batches through [`Pipeline::write`] into a real lake (Delta tables in a scratch
 //! directory) and, when `DATAFLOW_BENCH_POSTGRES_URL` is set, real PostgreSQL tables, with
-//! dead letters published to librdkafka's in-process mock cluster. It measures what one
-//! `dataflow stream` process can do when the broker is not the limit.
+//! dead letters published to librdkafka's in-process mock cluster and acknowledged in the
+//! background, as the stream's committer does. It measures what one `dataflow stream` process
+//! can do when the broker is not the limit.
 //!
 //! `cargo bench -p dataflow-stream --bench pipeline -- [EVENTS] [BATCH] [CUSTOMERS]`
 //! (defaults 1,000,000, 20,000 and 100,000).
@@ -15,7 +16,7 @@ use dataflow_engine::Lake;
 use dataflow_stream::config::{LakeSinkConfig, ProcessorConfig};
 use dataflow_stream::kafka::KafkaSettings;
 use dataflow_stream::process::Processor;
-use dataflow_stream::runner::{Message, Pipeline, Source};
+use dataflow_stream::runner::{Message, Pending, Pipeline, Source};
 use dataflow_stream::sink::{DeadLetterSink, LakeSink, PgSink};
 use rdkafka::mocking::MockCluster;
 
@@ -110,11 +111,22 @@ async fn run(
     let started = Instant::now();
     let mut written = 0u64;
     let mut dead = 0u64;
+    let (pending, mut to_acknowledge) = tokio::sync::mpsc::unbounded_channel::<Pending>();
+    let acknowledging = tokio::spawn(async move {
+        while let Some(batch) = to_acknowledge.recv().await {
+            batch.acknowledge().await?;
+        }
+        Ok::<_, dataflow_stream::Error>(())
+    });
     for chunk in messages.chunks(batch_size) {
-        let counts = pipeline.apply(chunk).await?;
+        let (counts, letters) = pipeline.write(chunk).await?;
+        pending.send(letters)?;
         written += counts.transactions + counts.customer_events;
         dead += counts.dead_letters;
     }
+    drop(pending);
+    acknowledging.await??;
+    pipeline.record_dead_letters().await?;
     let took = started.elapsed().as_secs_f64();
     let rss = std::fs::read_to_string("/proc/self/status")
         .ok()

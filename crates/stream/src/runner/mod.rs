@@ -1,26 +1,35 @@
 //! `dataflow stream`: a consumer-group member that reads the stream's topics in micro-batches
-//! (closed by count or age), runs each batch through the [`Pipeline`], and commits the batch's
-//! Kafka offsets only after every sink has written it.
+//! (closed by count or age), runs each batch through the [`Pipeline`] into the lake and
+//! PostgreSQL, and hands it to the committer, which awaits its dead letters' acknowledgements
+//! and then commits its Kafka offsets while the next batches are read and written: offsets are
+//! committed only after every sink has written the events before them.
 //!
-//! Any retryable failure (broker, lake, PostgreSQL) ends the session: the consumer is closed
-//! without committing, cached state is dropped, and after a backoff a new session resumes from
-//! the committed offsets. The sinks skip what they already hold, so the effect is exactly once.
-//! A shutdown signal (SIGTERM) finishes the batch in hand, commits it, and leaves the group.
+//! Any retryable failure (broker, lake, PostgreSQL, a dead letter not delivered) ends the
+//! session: what is durable is committed, cached state is dropped, and after a backoff a new
+//! session resumes from the committed offsets. The sinks skip what they already hold, so the
+//! effect is exactly once. A shutdown signal (SIGTERM) finishes the batch in hand, waits for
+//! every acknowledgement and commit, records the dead letters' progress, and leaves the group.
 
+mod acks;
+mod commit;
 mod pipeline;
 #[cfg(test)]
 mod tests;
 
+pub use acks::{Acknowledged, Pending};
 pub use pipeline::{BatchCounts, Message, Pipeline, Source};
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dataflow_engine::Lake;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
+
+use self::commit::{Committer, Written};
 
 use crate::config::{OffsetReset, Stream};
 use crate::error::{Error, Result};
@@ -159,7 +168,7 @@ async fn session(
         metrics: options.metrics.clone(),
         ..StreamContext::default()
     };
-    let consumer: StreamConsumer<StreamContext> = settings
+    let consumer: Arc<StreamConsumer<StreamContext>> = settings
         .client_config()
         .set("group.id", stream.group_id())
         .set("enable.auto.commit", "false")
@@ -180,6 +189,7 @@ async fn session(
             spec.metrics.lag_interval_ms.to_string(),
         )
         .create_with_context(context.clone())
+        .map(Arc::new)
         .map_err(Error::kafka_config)?;
     consumer
         .subscribe(&[&topics.transactions, &topics.customer_events])
@@ -190,15 +200,23 @@ async fn session(
         brokers = settings.broker_list(),
         "stream started"
     );
+    let committer = Committer::start(consumer.clone());
     let result = consume(
         options,
         &consumer,
         &context,
         &mut pipeline,
+        &committer,
         summary,
         shutdown,
     )
     .await;
+    // Whatever ended the session, what is durable everywhere gets committed.
+    let drained = committer.finish().await;
+    let result = match (result, drained) {
+        (Ok(()), Ok(())) => pipeline.record_dead_letters().await,
+        (Err(err), _) | (Ok(()), Err(err)) => Err(err),
+    };
     close(consumer).await;
     result
 }
@@ -209,6 +227,7 @@ async fn consume(
     consumer: &StreamConsumer<StreamContext>,
     context: &StreamContext,
     pipeline: &mut Pipeline,
+    committer: &Committer,
     summary: &mut RunSummary,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<()> {
@@ -222,9 +241,12 @@ async fn consume(
     let mut assigned_at: Option<Instant> = None;
     let mut stopping = *shutdown.borrow();
     loop {
+        if let Some(err) = committer.failure() {
+            return Err(err);
+        }
         if context.rebalanced.take() {
             if !batch.is_empty() {
-                flush(consumer, pipeline, &mut batch, summary, &options.metrics).await?;
+                flush(pipeline, committer, &mut batch, summary, &options.metrics).await?;
                 opened = None;
             }
             pipeline.reset().await?;
@@ -273,7 +295,7 @@ async fn consume(
         }
         let due = opened.is_some_and(|t| t.elapsed() >= max_wait);
         if !batch.is_empty() && (batch.len() >= max_events || due || stopping) {
-            flush(consumer, pipeline, &mut batch, summary, &options.metrics).await?;
+            flush(pipeline, committer, &mut batch, summary, &options.metrics).await?;
             opened = None;
             // Idleness is time spent waiting for events, not writing them.
             last_event = Instant::now();
@@ -307,38 +329,22 @@ async fn consume(
     }
 }
 
-/// Applies a batch and then commits its offsets.
+/// Writes a batch to the lake and PostgreSQL and hands it to the committer.
 async fn flush(
-    consumer: &StreamConsumer<StreamContext>,
     pipeline: &mut Pipeline,
+    committer: &Committer,
     batch: &mut Vec<Message>,
     summary: &mut RunSummary,
     metrics: &StreamMetrics,
 ) -> Result<()> {
     let started = Instant::now();
-    let counts = pipeline.apply(batch).await?;
-    let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+    let (counts, pending) = pipeline.write(batch).await?;
+    let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
     for message in batch.iter() {
         let entry = next
-            .entry((message.topic.as_str(), message.partition))
+            .entry((message.topic.clone(), message.partition))
             .or_insert(0);
         *entry = (*entry).max(message.offset + 1);
-    }
-    let mut list = TopicPartitionList::new();
-    for ((topic, partition), offset) in &next {
-        list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
-            .map_err(Error::kafka("preparing the offset commit"))?;
-    }
-    let commit_started = Instant::now();
-    let committed = commit_sync(consumer, &list);
-    drop(list);
-    tracing::debug!(
-        elapsed_ms = commit_started.elapsed().as_millis() as u64,
-        "offsets committed"
-    );
-    if let Err(err) = committed {
-        // The sinks hold the batch; a replay of it is skipped. Only lag is lost.
-        tracing::warn!(error = %err, "committing offsets failed; the batch will be replayed and skipped");
     }
     tracing::debug!(
         messages = counts.messages,
@@ -356,15 +362,7 @@ async fn flush(
     summary.counts.add(&counts);
     summary.batches += 1;
     batch.clear();
-    Ok(())
-}
-
-/// A synchronous commit, off the async worker when the runtime allows it.
-fn commit_sync(
-    consumer: &StreamConsumer<StreamContext>,
-    list: &TopicPartitionList,
-) -> rdkafka::error::KafkaResult<()> {
-    blocking(|| consumer.commit(list, CommitMode::Sync))
+    committer.submit(Written { pending, next }).await
 }
 
 /// Runs a blocking client call, telling a multi-threaded runtime so.
@@ -421,7 +419,7 @@ fn caught_up(
 
 /// Closes the consumer (leaving the group) on its own thread, giving up after a timeout:
 /// librdkafka's close can hang, and a hung close must not keep the process alive.
-async fn close(consumer: StreamConsumer<StreamContext>) {
+async fn close(consumer: Arc<StreamConsumer<StreamContext>>) {
     let (done, wait) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         drop(consumer);

@@ -2,26 +2,31 @@
 //! point harmless:
 //!
 //! 1. per partition, the offsets the sinks already hold: the lake's `txn` version and
-//!    PostgreSQL's applied offset (lake >= PostgreSQL, as the lake is written first);
+//!    PostgreSQL's applied offset (lake >= PostgreSQL, as the lake is written first), and how
+//!    far its dead letters are acknowledged (recorded in the lake, trailing its rows);
 //! 2. state of the batch's customers loaded from PostgreSQL (once per process);
 //! 3. each event in offset order: at or below PostgreSQL's offset it is skipped; above it, it
-//!    updates the customer's state; above the lake's offset its row (and its dead letter, if
-//!    rejected) is written;
-//! 4. dead letters delivered, then the lake commits, then the PostgreSQL transaction;
-//! 5. the caller commits the Kafka offsets.
+//!    updates the customer's state; above the lake's offset its row is written; a rejected
+//!    event above the acknowledged offset gets a dead letter;
+//! 4. dead letters handed to the producer, then the lake commits, then the PostgreSQL
+//!    transaction;
+//! 5. the caller awaits the dead letters' acknowledgements ([`Pending`]), then commits the Kafka
+//!    offsets; both may overlap the next batches ([`Pipeline::apply`] awaits the dead letters
+//!    before the lake commit instead).
 //!
-//! A replay after a crash therefore writes nothing twice, and rebuilds the state exactly: the
-//! state loaded from PostgreSQL is the state after its applied offset, and the replay continues
-//! from there in the same order.
+//! A replay after a crash therefore writes nothing twice, loses no dead letter (one may be
+//! published twice), and rebuilds the state exactly: the state loaded from PostgreSQL is the
+//! state after its applied offset, and the replay continues from there in the same order.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::acks::{Acknowledged, Pending};
 use crate::error::{Error, Result};
 use crate::event::{parse_customer_event, parse_transaction};
 use crate::metrics::{BatchRecord, StreamMetrics, TopicCounts};
 use crate::process::{ActivityState, Processor, StateCache, TransactionState};
 use crate::sink::{
-    AlertSink, CustomerEventRow, DeadLetter, DeadLetterSink, LakeSink, PgBatch, PgSink,
+    AlertSink, CustomerEventRow, DeadLetter, DeadLetterSink, Deliveries, LakeSink, PgBatch, PgSink,
     TransactionRow, WindowDelta, customer_events_batch, transactions_batch,
 };
 
@@ -64,7 +69,8 @@ pub struct BatchCounts {
     pub transactions: u64,
     /// Valid customer events written to the lake.
     pub customer_events: u64,
-    /// Events sent to the dead-letter topic.
+    /// Events sent to the dead-letter topic (a replay sends again those not known to be
+    /// acknowledged).
     pub dead_letters: u64,
     /// High-value transactions written.
     pub high_value: u64,
@@ -137,6 +143,9 @@ pub struct Pipeline {
     /// The latest event time per partition in the in-memory state (the window watermark is
     /// this minus the allowed lateness), loaded with `state_done`.
     max_event: HashMap<(Source, i32), Option<i64>>,
+    /// How far each partition's dead letters are acknowledged (kept over resets: it only
+    /// ever states what the broker confirmed).
+    acknowledged: Acknowledged,
     batches: u64,
     abort: Option<(Stage, u64)>,
     metrics: StreamMetrics,
@@ -163,6 +172,7 @@ impl Pipeline {
             cache_limit: usize::MAX,
             state_done: HashMap::new(),
             max_event: HashMap::new(),
+            acknowledged: Acknowledged::default(),
             batches: 0,
             abort: abort_point(),
             metrics: StreamMetrics::new(),
@@ -208,10 +218,45 @@ impl Pipeline {
         }
     }
 
-    /// Processes and writes one batch. On error nothing is cached any more that a retry could
-    /// trust: the caller resets the pipeline and replays from the committed offsets.
+    /// Processes and writes one batch, its dead letters acknowledged before its lake commit.
+    /// On error nothing is cached any more that a retry could trust: the caller resets the
+    /// pipeline and replays from the committed offsets.
     pub async fn apply(&mut self, batch: &[Message]) -> Result<BatchCounts> {
-        let result = self.apply_inner(batch).await;
+        let (counts, pending) = self.run(batch, true).await?;
+        // Nothing left to await: acknowledged before the lake commit.
+        pending.acknowledge().await?;
+        Ok(counts)
+    }
+
+    /// Processes and writes one batch to the lake and PostgreSQL, with its dead letters
+    /// handed to the producer but not awaited: the batch's offsets may be committed once the
+    /// returned [`Pending`] is acknowledged (in batch order). Errors as [`Pipeline::apply`].
+    pub async fn write(&mut self, batch: &[Message]) -> Result<(BatchCounts, Pending)> {
+        self.run(batch, false).await
+    }
+
+    /// Records in the lake how far the dead letters are acknowledged, when that moved past
+    /// the last commit (at the end of a session, once every [`Pending`] is acknowledged, so
+    /// that a later replay publishes none of them again).
+    pub async fn record_dead_letters(&mut self) -> Result<()> {
+        let none = BTreeMap::new();
+        for (source, table) in [
+            (Source::Transactions, &mut self.lake.transactions),
+            (Source::CustomerEvents, &mut self.lake.customer_events),
+        ] {
+            let acknowledged = self.acknowledged.of(source);
+            if let Some(version) = table
+                .commit(None, &none, &acknowledged, &self.stream)
+                .await?
+            {
+                tracing::debug!(table = table.name(), version, "dead letters recorded");
+            }
+        }
+        Ok(())
+    }
+
+    async fn run(&mut self, batch: &[Message], wait: bool) -> Result<(BatchCounts, Pending)> {
+        let result = self.apply_inner(batch, wait).await;
         if result.is_err() {
             // The in-memory state may be ahead of what was written.
             self.forget_state();
@@ -226,31 +271,41 @@ impl Pipeline {
         self.max_event.clear();
     }
 
-    async fn apply_inner(&mut self, batch: &[Message]) -> Result<BatchCounts> {
+    async fn apply_inner(
+        &mut self,
+        batch: &[Message],
+        wait: bool,
+    ) -> Result<(BatchCounts, Pending)> {
         let mut counts = BatchCounts {
             messages: batch.len() as u64,
             ..BatchCounts::default()
         };
         if batch.is_empty() {
-            return Ok(counts);
+            let pending = Pending::new(Deliveries::none(), Vec::new(), self.acknowledged.clone());
+            return Ok((counts, pending));
         }
         self.batches += 1;
         self.transactions.next_batch();
         self.activity.next_batch();
         // 1. What the sinks and the in-memory state hold already, per partition: (lake,
-        // state, PostgreSQL).
-        let mut done: HashMap<(Source, i32), (i64, i64, i64)> = HashMap::new();
+        // state, PostgreSQL, dead letters).
+        let mut done: HashMap<(Source, i32), (i64, i64, i64, i64)> = HashMap::new();
         for message in batch {
             let key = (message.source, message.partition);
             if done.contains_key(&key) {
                 continue;
             }
-            let lake = match message.source {
+            let table = match message.source {
                 Source::Transactions => &mut self.lake.transactions,
                 Source::CustomerEvents => &mut self.lake.customer_events,
-            }
-            .applied_offset(message.partition)
-            .await?;
+            };
+            let lake = table.applied_offset(message.partition).await?;
+            // Messages of a partition arrive in offset order: this is its first here.
+            self.acknowledged.start(key, message.offset);
+            let dead_letters = table
+                .dead_letters_offset(message.partition)
+                .await?
+                .max(self.acknowledged.get(key).unwrap_or(-1));
             let (pg, pg_max_event) = match &mut self.postgres {
                 Some(pg) => pg.applied(&message.topic, message.partition).await?,
                 None => (-1, None),
@@ -260,7 +315,7 @@ impl Pipeline {
                 self.max_event.insert(key, pg_max_event);
             }
             let state = self.state_done[&key];
-            done.insert(key, (lake, state, pg));
+            done.insert(key, (lake, state, pg, dead_letters));
         }
         // 2. Parse, and load the state of customers not seen yet.
         enum Parsed {
@@ -283,7 +338,7 @@ impl Pipeline {
             let mut need_txn = HashSet::new();
             let mut need_activity = HashSet::new();
             for (message, event) in batch.iter().zip(&parsed) {
-                let (_, state_done, _) = done[&(message.source, message.partition)];
+                let (_, state_done, _, _) = done[&(message.source, message.partition)];
                 if message.offset <= state_done {
                     continue;
                 }
@@ -328,7 +383,8 @@ impl Pipeline {
         let mut topic_names: [Option<&str>; 2] = [None, None];
         let mut produced_ms = Vec::new();
         for (message, event) in batch.iter().zip(parsed) {
-            let (lake_done, state_done, _) = done[&(message.source, message.partition)];
+            let (lake_done, state_done, _, letters_done) =
+                done[&(message.source, message.partition)];
             let entry = last_offsets
                 .entry((message.source, message.partition))
                 .or_insert_with(|| (message.topic.clone(), message.offset));
@@ -336,9 +392,15 @@ impl Pipeline {
             let index = message.source as usize;
             topic_names[index].get_or_insert(message.topic.as_str());
             let topic_counts = &mut by_source[index];
+            let to_dead_letters = message.offset > letters_done;
             if message.offset <= state_done && message.offset <= lake_done {
                 counts.replayed += 1;
                 topic_counts.replayed += 1;
+                if let (true, Parsed::Rejected(error)) = (to_dead_letters, event) {
+                    // Written before, but its dead letter was not known to be acknowledged.
+                    topic_counts.dead_letters += 1;
+                    letters.push(dead_letter(message, error));
+                }
                 continue;
             }
             topic_counts.events += 1;
@@ -347,16 +409,9 @@ impl Pipeline {
             let to_state = message.offset > state_done;
             match event {
                 Parsed::Rejected(error) => {
-                    if to_lake {
+                    if to_dead_letters {
                         topic_counts.dead_letters += 1;
-                        letters.push(DeadLetter {
-                            key: message.key.clone(),
-                            payload: message.payload.clone(),
-                            error,
-                            topic: message.topic.clone(),
-                            partition: message.partition,
-                            offset: message.offset,
-                        });
+                        letters.push(dead_letter(message, error));
                     }
                 }
                 Parsed::Transaction(txn) => {
@@ -434,15 +489,23 @@ impl Pipeline {
         // 4. Dead letters, lake, PostgreSQL.
         counts.dead_letters = letters.len() as u64;
         let started = std::time::Instant::now();
-        if !letters.is_empty() {
-            match &self.dead_letters {
-                Some(sink) => sink.send(&letters).await?,
-                None => {
-                    return Err(Error::Internal(
-                        "rejected events but no dead-letter sink".to_string(),
-                    ));
-                }
+        let deliveries = match (&self.dead_letters, letters.is_empty()) {
+            (_, true) => Deliveries::none(),
+            (Some(sink), false) => sink.enqueue(&letters).await?,
+            (None, false) => {
+                return Err(Error::Internal(
+                    "rejected events but no dead-letter sink".to_string(),
+                ));
             }
+        };
+        let through = last_offsets
+            .iter()
+            .map(|(key, (_, offset))| (*key, *offset))
+            .collect();
+        let mut pending = Pending::new(deliveries, through, self.acknowledged.clone());
+        if wait {
+            pending.acknowledge().await?;
+            pending = Pending::new(Deliveries::none(), Vec::new(), self.acknowledged.clone());
         }
         self.abort_if(Stage::DeadLetters);
         if let Some(alerts) = &mut self.alerts
@@ -480,7 +543,11 @@ impl Pipeline {
                         .transpose()?,
                 ),
             };
-            if let Some(version) = table.commit(batch, &offsets, &self.stream).await? {
+            let acknowledged = self.acknowledged.of(source);
+            if let Some(version) = table
+                .commit(batch, &offsets, &acknowledged, &self.stream)
+                .await?
+            {
                 tracing::debug!(table = table.name(), version, "lake commit");
             }
         }
@@ -520,6 +587,7 @@ impl Pipeline {
         self.abort_if(Stage::Postgres);
         tracing::debug!(
             dead_letters_ms,
+            dead_letters = counts.dead_letters,
             lake_ms,
             postgres_ms = started.elapsed().as_millis() as u64 - dead_letters_ms - lake_ms,
             "batch sinks written"
@@ -543,7 +611,18 @@ impl Pipeline {
         record.alerts_suppressed = counts.alerts_suppressed;
         record.alerts_failed = counts.alerts_failed;
         self.metrics.record_batch(&record);
-        Ok(counts)
+        Ok((counts, pending))
+    }
+}
+
+fn dead_letter(message: &Message, error: crate::event::Invalid) -> DeadLetter {
+    DeadLetter {
+        key: message.key.clone(),
+        payload: message.payload.clone(),
+        error,
+        topic: message.topic.clone(),
+        partition: message.partition,
+        offset: message.offset,
     }
 }
 

@@ -3,6 +3,12 @@
 //! batch covers (valid or not). A replayed batch finds its offsets already recorded and writes
 //! nothing, so every event lands once.
 //!
+//! The same commits record how far the partition's dead letters are acknowledged by the
+//! broker, `dataflow.stream.dead_letters/<topic>/<partition>` (they are awaited while the next
+//! batches are written, so this can trail the rows). A replay publishes again the dead letters
+//! past it. A table written before this record existed has none: there the rows' offset
+//! stands for it, as dead letters were then acknowledged before each commit.
+//!
 //! Micro-batches make small files: every `compact_every_commits` commits the table is compacted
 //! (Delta OPTIMIZE, within each partition), then files that no version of the last
 //! `vacuum_retention_hours` references are deleted (Delta VACUUM). Compaction only rearranges
@@ -24,6 +30,20 @@ pub fn app_id(topic: &str, partition: i32) -> String {
     format!("dataflow.stream/{topic}/{partition}")
 }
 
+/// The application id recording how far the dead letters of `topic`'s `partition` are
+/// acknowledged.
+pub fn dead_letters_app_id(topic: &str, partition: i32) -> String {
+    format!("dataflow.stream.dead_letters/{topic}/{partition}")
+}
+
+/// How far a partition's dead letters are known to be acknowledged.
+#[derive(Debug, Clone, Copy)]
+struct DeadLetterMark {
+    offset: i64,
+    /// Whether the table records it (else it is implied by the rows' offset).
+    recorded: bool,
+}
+
 /// One table fed by one topic.
 pub struct LakeTable {
     name: String,
@@ -31,6 +51,8 @@ pub struct LakeTable {
     table: DeltaTable,
     /// Last offset recorded per partition (-1: none), as read or written by this process.
     applied: HashMap<i32, i64>,
+    /// Dead letters acknowledged per partition, as read or written by this process.
+    dead_letters: HashMap<i32, DeadLetterMark>,
     /// Compact after this many commits (0: never).
     compact_every: u64,
     /// Commits since the last compaction.
@@ -59,6 +81,7 @@ impl LakeTable {
             topic: topic.to_string(),
             table,
             applied: HashMap::new(),
+            dead_letters: HashMap::new(),
             compact_every: config.compact_every_commits,
             commits: 0,
             vacuum_retention: config
@@ -133,10 +156,36 @@ impl LakeTable {
         Ok(offset)
     }
 
+    /// The last offset of `partition` up to which every dead letter was acknowledged (-1 when
+    /// none).
+    pub async fn dead_letters_offset(&mut self, partition: i32) -> Result<i64> {
+        Ok(self.dead_letter_mark(partition).await?.offset)
+    }
+
+    async fn dead_letter_mark(&mut self, partition: i32) -> Result<DeadLetterMark> {
+        if let Some(mark) = self.dead_letters.get(&partition) {
+            return Ok(*mark);
+        }
+        let app_id = dead_letters_app_id(&self.topic, partition);
+        let mark = match transaction_version(&self.table, &self.name, &app_id).await? {
+            Some(offset) => DeadLetterMark {
+                offset,
+                recorded: true,
+            },
+            None => DeadLetterMark {
+                offset: self.applied_offset(partition).await?,
+                recorded: false,
+            },
+        };
+        self.dead_letters.insert(partition, mark);
+        Ok(mark)
+    }
+
     /// Forgets what is cached and reads the table's latest version (after a rebalance, another
     /// processor may have written it).
     pub async fn refresh(&mut self) -> Result<()> {
         self.applied.clear();
+        self.dead_letters.clear();
         self.table
             .update_state()
             .await
@@ -147,23 +196,43 @@ impl LakeTable {
         Ok(())
     }
 
-    /// Appends `batch` and records `offsets` (partition to last offset covered) in one commit.
-    /// Partitions whose offset is not past the recorded one are left out; with no rows and no
-    /// offset to record, nothing is committed.
+    /// Appends `batch` and records `offsets` (partition to last offset covered) and
+    /// `dead_letters` (partition to the last offset whose dead letters, and all before, are
+    /// acknowledged) in one commit. Partitions whose offset is not past the recorded one are
+    /// left out; with no rows and nothing to record, nothing is committed. A partition whose
+    /// rows are recorded always gets its dead-letter record too (at least the one implied).
     pub async fn commit(
         &mut self,
         batch: Option<RecordBatch>,
         offsets: &BTreeMap<i32, i64>,
+        dead_letters: &BTreeMap<i32, i64>,
         stream: &str,
     ) -> Result<Option<u64>> {
         let mut transactions = Vec::new();
+        let mut marks = BTreeMap::new();
         for (&partition, &offset) in offsets {
             if offset > self.applied_offset(partition).await? {
                 transactions.push(AppTransaction {
                     app_id: app_id(&self.topic, partition),
                     version: offset,
                 });
+                let mark = self.dead_letter_mark(partition).await?;
+                if !mark.recorded {
+                    marks.insert(partition, mark.offset);
+                }
             }
+        }
+        for (&partition, &acknowledged) in dead_letters {
+            let mark = self.dead_letter_mark(partition).await?;
+            if acknowledged > mark.offset {
+                marks.insert(partition, acknowledged);
+            }
+        }
+        for (&partition, &offset) in &marks {
+            transactions.push(AppTransaction {
+                app_id: dead_letters_app_id(&self.topic, partition),
+                version: offset,
+            });
         }
         let rows = batch.as_ref().map_or(0, RecordBatch::num_rows);
         if transactions.is_empty() && rows == 0 {
@@ -184,11 +253,24 @@ impl LakeTable {
             // what it recorded is not in the cache, so read every offset again when needed.
             tracing::debug!(table = %self.name, version, "another writer committed meanwhile");
             self.applied.clear();
+            self.dead_letters.clear();
         }
-        for t in &transactions {
-            if let Some(partition) = t.app_id.rsplit('/').next().and_then(|p| p.parse().ok()) {
-                self.applied.insert(partition, t.version);
+        for (&partition, &offset) in offsets {
+            if transactions
+                .iter()
+                .any(|t| t.app_id == app_id(&self.topic, partition))
+            {
+                self.applied.insert(partition, offset);
             }
+        }
+        for (partition, offset) in marks {
+            self.dead_letters.insert(
+                partition,
+                DeadLetterMark {
+                    offset,
+                    recorded: true,
+                },
+            );
         }
         self.table
             .update_incremental(None)

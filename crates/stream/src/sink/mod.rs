@@ -8,8 +8,8 @@ pub mod postgres;
 pub mod rows;
 
 pub use alerts::{AlertCounts, AlertSink};
-pub use dead_letter::{DeadLetter, DeadLetterSink};
-pub use lake::{LakeSink, LakeTable, app_id};
+pub use dead_letter::{DeadLetter, DeadLetterSink, Deliveries};
+pub use lake::{LakeSink, LakeTable, app_id, dead_letters_app_id};
 pub use postgres::{OFFSETS_TABLE, PgBatch, PgSink, WindowDelta};
 pub use rows::{
     CustomerEventRow, PARTITION_COLUMNS, TransactionRow, customer_events_batch,
