@@ -71,6 +71,37 @@ impl<'a> Output<'a> {
         self
     }
 
+    /// The lineage of this file's rows.
+    pub fn lineage(&self) -> &Lineage {
+        self.lineage
+    }
+
+    /// Good rows per batch.
+    pub fn batch_rows(&self) -> usize {
+        self.batch_rows
+    }
+
+    /// A new empty builder like this output's own (with or without lineage columns), for a
+    /// reader that builds batches on other threads and hands them on with [`Output::rows`].
+    pub fn new_raw_builder(&self, source: &SourceConfig) -> RawBatchBuilder {
+        if self.raw.has_lineage() {
+            RawBatchBuilder::new(source, self.batch_rows)
+        } else {
+            RawBatchBuilder::without_lineage(source, self.batch_rows)
+        }
+    }
+
+    /// Hands on a batch of good rows built with [`Output::new_raw_builder`]. Rows appended
+    /// with [`Output::raw`] and not yet sent go first.
+    pub fn rows(&mut self, batch: RecordBatch) -> Result<()> {
+        if self.raw.rows() > 0 {
+            let pending = self.raw.finish(self.lineage)?;
+            self.send(Message::Rows(pending))?;
+        }
+        self.counts.good += batch.num_rows() as u64;
+        self.send(Message::Rows(batch))
+    }
+
     /// The raw-row builder, to append a good row.
     pub fn raw(&mut self) -> &mut RawBatchBuilder {
         &mut self.raw

@@ -131,3 +131,116 @@ fn a_header_missing_a_declared_column_is_a_file_error() {
         "{err}"
     );
 }
+
+/// Reads `text` with chosen chunk size and threads; returns the good rows as text and the bad
+/// rows' (line, raw record, reason).
+fn run_chunked(
+    source: &SourceConfig,
+    text: &str,
+    chunk_bytes: usize,
+    threads: usize,
+) -> (FileCounts, Vec<String>, Vec<(i64, String, String)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.csv");
+    std::fs::write(&path, text).unwrap();
+    let lineage = Lineage {
+        loaded_at_micros: 0,
+        source_file: "in.csv".into(),
+        batch_id: "b".into(),
+    };
+    let (tx, mut rx) = mpsc::channel(100_000);
+    let mut out = Output::new("orders", source, &lineage, &tx, 3);
+    super::csv::read_chunked(
+        &path,
+        "in.csv",
+        "orders",
+        source,
+        &mut out,
+        chunk_bytes,
+        threads,
+    )
+    .unwrap();
+    let counts = out.finish().unwrap();
+    drop(tx);
+    let (mut rows, mut bad) = (Vec::new(), Vec::new());
+    while let Ok(message) = rx.try_recv() {
+        match message {
+            Message::Rows(b) => {
+                assert!(b.num_rows() <= 3, "batches keep the batch size");
+                let ids = b.column(0).as_primitive::<Int64Type>().clone();
+                let notes = b.column(1).as_string::<i32>().clone();
+                for i in 0..b.num_rows() {
+                    rows.push(format!(
+                        "{}:{:?}",
+                        ids.value(i),
+                        notes.is_valid(i).then(|| notes.value(i))
+                    ));
+                }
+            }
+            Message::Quarantine(b) => {
+                let lines = b
+                    .column_by_name("line_number")
+                    .unwrap()
+                    .as_primitive::<Int64Type>()
+                    .clone();
+                let raw = strings(std::slice::from_ref(&b), "raw_record");
+                let reasons = strings(std::slice::from_ref(&b), "reason");
+                for i in 0..b.num_rows() {
+                    bad.push((
+                        lines.value(i),
+                        raw[i].clone().unwrap(),
+                        reasons[i].clone().unwrap(),
+                    ));
+                }
+            }
+        }
+    }
+    (counts, rows, bad)
+}
+
+#[test]
+fn chunks_on_several_threads_read_like_one_pass() {
+    let source = source(ORDERS);
+    let mut text = String::from("note,id,amount\r\n");
+    for i in 0..200 {
+        match i % 7 {
+            0 => text.push_str(&format!("\"multi\nline {i}\",{i},1.25\r\n")),
+            1 => text.push_str(&format!("x,{i}\r\n")),
+            2 => text.push_str(&format!("\"quote \"\"{i}\"\"\",{i},abc\r\n")),
+            3 => text.push_str(&format!("plain,{i},2\n")),
+            4 => text.push_str("\"a,b\",,3\n"),
+            _ => text.push_str(&format!(",{i},\r\n")),
+        }
+    }
+    let whole = run_chunked(&source, &text, 1 << 20, 1);
+    assert_eq!(whole.0.good + whole.0.bad, 200);
+    assert_eq!(whole.1.len() as u64, whole.0.good);
+    // Record i starts on line 2 + i + (records before it that span two lines).
+    let line_of = |i: i64| 2 + i + (i + 6) / 7;
+    let expected_bad: Vec<i64> = (0..200)
+        .filter(|i| matches!(i % 7, 1 | 2 | 4))
+        .map(line_of)
+        .collect();
+    assert_eq!(
+        whole.2.iter().map(|b| b.0).collect::<Vec<_>>(),
+        expected_bad
+    );
+    assert_eq!(whole.2[1].1, "\"quote \"\"2\"\"\",2,abc");
+    for (chunk_bytes, threads) in [(1, 2), (5, 3), (64, 2), (300, 4), (4096, 8)] {
+        let chunked = run_chunked(&source, &text, chunk_bytes, threads);
+        assert_eq!(
+            chunked, whole,
+            "chunks of {chunk_bytes} on {threads} threads"
+        );
+    }
+}
+
+#[test]
+fn a_file_without_header_numbers_lines_from_one() {
+    let source = source(&format!("{ORDERS}csv: {{header: false}}\n"));
+    let text = "1,a,2\n2,b\n3,c,x\n";
+    let (counts, rows, bad) = run_chunked(&source, text, 4, 2);
+    assert_eq!(counts, FileCounts { good: 1, bad: 2 });
+    assert_eq!(rows, vec!["1:Some(\"a\")".to_string()]);
+    assert_eq!(bad.iter().map(|b| b.0).collect::<Vec<_>>(), vec![2, 3]);
+}
