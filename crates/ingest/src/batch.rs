@@ -170,6 +170,7 @@ pub struct RawBatchBuilder {
     columns: Vec<Column>,
     types: Vec<ColumnType>,
     rows: usize,
+    capacity: usize,
     lineage: bool,
 }
 
@@ -182,6 +183,7 @@ impl RawBatchBuilder {
             columns: types.iter().map(|t| Column::new(*t, capacity)).collect(),
             types,
             rows: 0,
+            capacity,
             lineage: true,
         }
     }
@@ -228,10 +230,17 @@ impl RawBatchBuilder {
     /// [`without_lineage`](Self::without_lineage).
     pub fn finish(&mut self, lineage: &Lineage) -> Result<RecordBatch> {
         let rows = self.rows;
+        // Each batch's builders start at full size: a finished builder starts empty and
+        // would grow by doubling (copies and fresh pages) through the next batch.
         let mut arrays = self
             .columns
             .iter_mut()
-            .map(Column::finish)
+            .zip(&self.types)
+            .map(|(column, column_type)| {
+                let array = column.finish();
+                *column = Column::new(*column_type, self.capacity);
+                array
+            })
             .collect::<Result<Vec<_>>>()?;
         if self.lineage {
             arrays.push(repeated_time(lineage.loaded_at_micros, rows));

@@ -90,12 +90,15 @@ impl<'a> Splitter<'a> {
         self.offset
     }
 
-    /// The next chunk, or `None` at the end of the file.
-    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+    /// The next chunk, or `None` at the end of the file. The chunk's bytes go into `bytes`
+    /// (its contents are dropped), so buffers can be reused.
+    pub fn next_chunk(&mut self, mut bytes: Vec<u8>) -> io::Result<Option<Chunk>> {
         if self.done {
             return Ok(None);
         }
-        let mut bytes = std::mem::take(&mut self.carry);
+        bytes.clear();
+        bytes.extend_from_slice(&self.carry);
+        self.carry.clear();
         loop {
             let eof = self.fill(&mut bytes)?;
             if eof {
@@ -104,7 +107,7 @@ impl<'a> Splitter<'a> {
             }
             // The quote state at a boundary depends on everything before it: scan it all.
             if let Some(cut) = last_boundary(&bytes, self.delimiter) {
-                self.carry = bytes[cut..].to_vec();
+                self.carry.extend_from_slice(&bytes[cut..]);
                 bytes.truncate(cut);
                 return Ok(Some(Chunk { bytes }));
             }
@@ -190,7 +193,7 @@ mod tests {
                 let mut splitter = Splitter::new(&file, 0, target, b',');
                 let mut joined = Vec::new();
                 let mut pieces = Vec::new();
-                while let Some(chunk) = splitter.next_chunk().expect("read") {
+                while let Some(chunk) = splitter.next_chunk(Vec::new()).expect("read") {
                     assert!(!chunk.bytes.is_empty());
                     joined.extend_from_slice(&chunk.bytes);
                     pieces.extend(records(&chunk.bytes));
