@@ -33,8 +33,9 @@ pub enum Error {
     /// A lake write failed (boxed: the engine's error is large).
     #[error(transparent)]
     Lake(Box<dataflow_engine::Error>),
-    /// A PostgreSQL statement failed.
-    #[error("postgres ({target}): {context}: {source}")]
+    /// A PostgreSQL statement failed (shown with the server's message, detail, hint and
+    /// context, or the client's cause).
+    #[error("postgres ({target}): {context}: {}", postgres_message(.source))]
     Postgres {
         /// `host:port/dbname`.
         target: String,
@@ -120,6 +121,32 @@ impl Error {
         let context = context.into();
         move |source| Error::Kafka { context, source }
     }
+}
+
+/// What a PostgreSQL error says: the server's message with its SQLSTATE, detail, hint and
+/// where it happened, when the server sent one; else the client's error and its causes
+/// (tokio_postgres shows only "db error" or "error communicating with the server").
+pub fn postgres_message(err: &tokio_postgres::Error) -> String {
+    if let Some(db) = err.as_db_error() {
+        let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        for (label, part) in [
+            ("detail", db.detail()),
+            ("hint", db.hint()),
+            ("where", db.where_()),
+        ] {
+            if let Some(part) = part {
+                text.push_str(&format!("; {label}: {part}"));
+            }
+        }
+        return text;
+    }
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(inner) = cause {
+        text.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    text
 }
 
 /// Result alias for the stream layer.

@@ -4,10 +4,20 @@
 //! offset is skipped, so totals never count an event twice.
 //!
 //! Transaction columns come only from the transactions topic and activity columns only from the
-//! customer-events topic (each upsert sets its own columns), so the partitions of the two topics
-//! can be owned by different processors. The offset update is conditional on the offset this
-//! processor last saw: if another processor moved it, the transaction rolls back with
-//! [`Error::Ownership`] and the stream reloads its state.
+//! customer-events topic (the upsert sets, for each customer, only the columns of the kinds the
+//! batch has for it), so the partitions of the two topics can be owned by different processors.
+//! The offset update is conditional on the offset this processor last saw: if another processor
+//! moved it, the transaction rolls back with [`Error::Ownership`] and the stream reloads its
+//! state.
+//!
+//! A batch is one transaction of few statements: the offsets, then one `INSERT ... SELECT FROM
+//! unnest(...) ON CONFLICT DO UPDATE` for all its customers (both kinds of state; rows in
+//! customer order, so concurrent processors lock them in the same order) pipelined with one for
+//! the window aggregates. The metrics table leaves 30% of each page free (`fillfactor`), so
+//! rewriting a customer's row is mostly a HOT update that does not touch the primary key index.
+//! (Measured on 19,000 customers of 100,000 per batch: one statement instead of two about 10%
+//! faster, the free space about 20%; COPY into a staging table would add a second write of the
+//! rows for the same upsert.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +32,8 @@ use crate::process::{ActivityState, TransactionState, Welford};
 pub const OFFSETS_TABLE: &str = "dataflow_stream_offsets";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Percentage of each page of the metrics table filled by inserts (the rest is for updates).
+const METRICS_FILLFACTOR: u32 = 70;
 
 /// Microseconds since the epoch as `timestamptz` (NULL stays NULL).
 const TS: &str = "'epoch'::timestamptz + interval '1 microsecond' *";
@@ -163,7 +175,13 @@ impl PgSink {
                 other_event_count bigint NOT NULL DEFAULT 0,
                 last_event_time timestamptz,
                 updated_at timestamptz NOT NULL DEFAULT now()
-            );
+            ) WITH (fillfactor = {METRICS_FILLFACTOR});
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = '{t}'::regclass
+                               AND 'fillfactor={METRICS_FILLFACTOR}' = ANY(reloptions)) THEN
+                    ALTER TABLE {t} SET (fillfactor = {METRICS_FILLFACTOR});
+                END IF;
+            END $$;
             CREATE TABLE IF NOT EXISTS {OFFSETS_TABLE} (
                 metrics_table text NOT NULL,
                 topic text NOT NULL,
@@ -362,22 +380,35 @@ impl PgSink {
                 });
             }
         }
-        if !batch.transactions.is_empty() {
-            upsert_transactions(&tx, &table, &batch.transactions)
-                .await
-                .map_err(err("upserting customer transaction metrics"))?;
-        }
-        if !batch.activity.is_empty() {
-            upsert_activity(&tx, &table, &batch.activity)
-                .await
-                .map_err(err("upserting customer activity metrics"))?;
-        }
-        if !batch.windows.is_empty() {
-            upsert_windows(&tx, &windows_table, &batch.windows)
-                .await
-                .map_err(err("adding to the window aggregates"))?;
-        }
+        let customers = CustomerRows::new(&batch.transactions, &batch.activity)?;
+        // Both statements are sent at once (tokio_postgres pipelines them on the connection).
+        let started = std::time::Instant::now();
+        let upserts = async {
+            if !customers.is_empty() {
+                upsert_customers(&tx, &table, &customers)
+                    .await
+                    .map_err(err("upserting customer metrics"))?;
+            }
+            Ok::<_, Error>(())
+        };
+        let windows = async {
+            if !batch.windows.is_empty() {
+                upsert_windows(&tx, &windows_table, &batch.windows)
+                    .await
+                    .map_err(err("adding to the window aggregates"))?;
+            }
+            Ok::<_, Error>(())
+        };
+        futures::try_join!(upserts, windows)?;
+        let upserted_ms = started.elapsed().as_millis() as u64;
         tx.commit().await.map_err(err("committing"))?;
+        tracing::debug!(
+            customers = customers.len(),
+            windows = batch.windows.len(),
+            upserted_ms,
+            committed_ms = started.elapsed().as_millis() as u64 - upserted_ms,
+            "metrics written"
+        );
         for (topic, partition, offset, max_event) in &batch.offsets {
             self.applied
                 .insert((topic.clone(), *partition), (*offset, *max_event));
@@ -428,106 +459,165 @@ async fn upsert_windows(
     .await
 }
 
-async fn upsert_transactions(
+/// A batch's customers, in customer order, as the columns of the upsert: each kind of state
+/// is NULL for customers without it in the batch.
+#[derive(Debug, Default)]
+struct CustomerRows {
+    customers: Vec<i64>,
+    counts: Vec<Option<i64>>,
+    totals: Vec<Option<i64>>,
+    high: Vec<Option<i64>>,
+    fixed: Vec<Option<i64>>,
+    statistical: Vec<Option<i64>>,
+    anomalies: Vec<Option<i64>>,
+    means: Vec<Option<f64>>,
+    m2s: Vec<Option<f64>>,
+    last_transaction: Vec<Option<i64>>,
+    logins: Vec<Option<i64>>,
+    last_login: Vec<Option<i64>>,
+    updates: Vec<Option<i64>>,
+    last_update: Vec<Option<i64>>,
+    others: Vec<Option<i64>>,
+    last_event: Vec<Option<i64>>,
+}
+
+impl CustomerRows {
+    /// The rows of these states. The upsert tells a kind of state that is present from one
+    /// that is not by its count (transactions; logins + profile updates + others): a state a
+    /// batch writes has counted at least one event, and one that has not is refused here.
+    fn new(
+        transactions: &[(i64, TransactionState)],
+        activity: &[(i64, ActivityState)],
+    ) -> Result<CustomerRows> {
+        type Kinds<'a> = (Option<&'a TransactionState>, Option<&'a ActivityState>);
+        let mut merged: std::collections::BTreeMap<i64, Kinds<'_>> = Default::default();
+        for (customer, state) in transactions {
+            if state.stats.count == 0 {
+                return Err(Error::Internal(format!(
+                    "customer {customer}: a transaction state without transactions"
+                )));
+            }
+            merged.entry(*customer).or_default().0 = Some(state);
+        }
+        for (customer, state) in activity {
+            if state.logins + state.profile_updates + state.other_events <= 0 {
+                return Err(Error::Internal(format!(
+                    "customer {customer}: an activity state without events"
+                )));
+            }
+            merged.entry(*customer).or_default().1 = Some(state);
+        }
+        let mut rows = CustomerRows::default();
+        for (customer, (txn, act)) in merged {
+            rows.customers.push(customer);
+            rows.counts.push(txn.map(|s| s.stats.count as i64));
+            rows.totals.push(txn.map(|s| s.total_cents));
+            rows.high.push(txn.map(|s| s.high_value));
+            rows.fixed.push(txn.map(|s| s.fixed_anomalies));
+            rows.statistical.push(txn.map(|s| s.statistical_anomalies));
+            rows.anomalies.push(txn.map(|s| s.anomalies));
+            rows.means.push(txn.map(|s| s.stats.mean));
+            rows.m2s.push(txn.map(|s| s.stats.m2));
+            rows.last_transaction
+                .push(txn.and_then(|s| s.last_transaction_micros));
+            rows.logins.push(act.map(|s| s.logins));
+            rows.last_login.push(act.and_then(|s| s.last_login_micros));
+            rows.updates.push(act.map(|s| s.profile_updates));
+            rows.last_update
+                .push(act.and_then(|s| s.last_profile_update_micros));
+            rows.others.push(act.map(|s| s.other_events));
+            rows.last_event.push(act.and_then(|s| s.last_event_micros));
+        }
+        Ok(rows)
+    }
+
+    fn len(&self) -> usize {
+        self.customers.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.customers.is_empty()
+    }
+}
+
+/// Each column of a kind of state: the new value where the batch has that kind for the
+/// customer (its count is positive), else the stored one.
+fn keep_or_set(columns: &[&str], present: &str) -> String {
+    columns
+        .iter()
+        .map(|c| format!("{c} = CASE WHEN {present} THEN excluded.{c} ELSE m.{c} END"))
+        .collect::<Vec<_>>()
+        .join(",\n            ")
+}
+
+async fn upsert_customers(
     tx: &tokio_postgres::Transaction<'_>,
     table: &str,
-    rows: &[(i64, TransactionState)],
+    rows: &CustomerRows,
 ) -> std::result::Result<u64, tokio_postgres::Error> {
-    let column =
-        |f: fn(&TransactionState) -> i64| -> Vec<i64> { rows.iter().map(|(_, s)| f(s)).collect() };
-    let customers: Vec<i64> = rows.iter().map(|(c, _)| *c).collect();
-    let counts = column(|s| s.stats.count as i64);
-    let totals = column(|s| s.total_cents);
-    let high = column(|s| s.high_value);
-    let fixed = column(|s| s.fixed_anomalies);
-    let statistical = column(|s| s.statistical_anomalies);
-    let anomalies = column(|s| s.anomalies);
-    let means: Vec<f64> = rows.iter().map(|(_, s)| s.stats.mean).collect();
-    let m2s: Vec<f64> = rows.iter().map(|(_, s)| s.stats.m2).collect();
-    let last: Vec<Option<i64>> = rows
-        .iter()
-        .map(|(_, s)| s.last_transaction_micros)
-        .collect();
+    let transaction_columns = keep_or_set(
+        &[
+            "transaction_count",
+            "total_amount_cents",
+            "high_value_count",
+            "fixed_anomaly_count",
+            "statistical_anomaly_count",
+            "anomaly_count",
+            "amount_mean",
+            "amount_m2",
+            "last_transaction_time",
+        ],
+        "excluded.transaction_count > 0",
+    );
+    let activity_columns = keep_or_set(
+        &[
+            "login_count",
+            "last_login_time",
+            "profile_update_count",
+            "last_profile_update_time",
+            "other_event_count",
+        ],
+        "excluded.login_count + excluded.profile_update_count + excluded.other_event_count > 0",
+    );
     let sql = format!(
         "INSERT INTO {table} AS m (customer_id, transaction_count, total_amount_cents,
             high_value_count, fixed_anomaly_count, statistical_anomaly_count, anomaly_count,
-            amount_mean, amount_m2, last_transaction_time, last_event_time)
-         SELECT c, n, total, high, fixed, stat, anomalies, mean, m2, {TS} last, {TS} last
-         FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
-                     $7::int8[], $8::float8[], $9::float8[], $10::int8[])
-              AS u(c, n, total, high, fixed, stat, anomalies, mean, m2, last)
-         ON CONFLICT (customer_id) DO UPDATE SET
-            transaction_count = excluded.transaction_count,
-            total_amount_cents = excluded.total_amount_cents,
-            high_value_count = excluded.high_value_count,
-            fixed_anomaly_count = excluded.fixed_anomaly_count,
-            statistical_anomaly_count = excluded.statistical_anomaly_count,
-            anomaly_count = excluded.anomaly_count,
-            amount_mean = excluded.amount_mean,
-            amount_m2 = excluded.amount_m2,
-            last_transaction_time = excluded.last_transaction_time,
-            last_event_time = greatest(m.last_event_time, excluded.last_event_time),
-            updated_at = now()"
-    );
-    tx.execute(
-        &sql,
-        &[
-            &customers,
-            &counts,
-            &totals,
-            &high,
-            &fixed,
-            &statistical,
-            &anomalies,
-            &means,
-            &m2s,
-            &last,
-        ],
-    )
-    .await
-}
-
-async fn upsert_activity(
-    tx: &tokio_postgres::Transaction<'_>,
-    table: &str,
-    rows: &[(i64, ActivityState)],
-) -> std::result::Result<u64, tokio_postgres::Error> {
-    let customers: Vec<i64> = rows.iter().map(|(c, _)| *c).collect();
-    let logins: Vec<i64> = rows.iter().map(|(_, s)| s.logins).collect();
-    let last_login: Vec<Option<i64>> = rows.iter().map(|(_, s)| s.last_login_micros).collect();
-    let updates: Vec<i64> = rows.iter().map(|(_, s)| s.profile_updates).collect();
-    let last_update: Vec<Option<i64>> = rows
-        .iter()
-        .map(|(_, s)| s.last_profile_update_micros)
-        .collect();
-    let others: Vec<i64> = rows.iter().map(|(_, s)| s.other_events).collect();
-    let last_event: Vec<Option<i64>> = rows.iter().map(|(_, s)| s.last_event_micros).collect();
-    let sql = format!(
-        "INSERT INTO {table} AS m (customer_id, login_count, last_login_time,
+            amount_mean, amount_m2, last_transaction_time, login_count, last_login_time,
             profile_update_count, last_profile_update_time, other_event_count, last_event_time)
-         SELECT c, logins, {TS} last_login, updates, {TS} last_update, others, {TS} last_event
+         SELECT c, coalesce(n, 0), coalesce(total, 0), coalesce(high, 0), coalesce(fixed, 0),
+            coalesce(stat, 0), coalesce(anomalies, 0), coalesce(mean, 0), coalesce(m2, 0),
+            {TS} last_txn, coalesce(logins, 0), {TS} last_login, coalesce(updates, 0),
+            {TS} last_update, coalesce(others, 0), {TS} greatest(last_txn, last_event)
          FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
-                     $7::int8[])
-              AS u(c, logins, last_login, updates, last_update, others, last_event)
+                     $7::int8[], $8::float8[], $9::float8[], $10::int8[], $11::int8[],
+                     $12::int8[], $13::int8[], $14::int8[], $15::int8[], $16::int8[])
+              AS u(c, n, total, high, fixed, stat, anomalies, mean, m2, last_txn, logins,
+                   last_login, updates, last_update, others, last_event)
          ON CONFLICT (customer_id) DO UPDATE SET
-            login_count = excluded.login_count,
-            last_login_time = excluded.last_login_time,
-            profile_update_count = excluded.profile_update_count,
-            last_profile_update_time = excluded.last_profile_update_time,
-            other_event_count = excluded.other_event_count,
+            {transaction_columns},
+            {activity_columns},
             last_event_time = greatest(m.last_event_time, excluded.last_event_time),
             updated_at = now()"
     );
     tx.execute(
         &sql,
         &[
-            &customers,
-            &logins,
-            &last_login,
-            &updates,
-            &last_update,
-            &others,
-            &last_event,
+            &rows.customers,
+            &rows.counts,
+            &rows.totals,
+            &rows.high,
+            &rows.fixed,
+            &rows.statistical,
+            &rows.anomalies,
+            &rows.means,
+            &rows.m2s,
+            &rows.last_transaction,
+            &rows.logins,
+            &rows.last_login,
+            &rows.updates,
+            &rows.last_update,
+            &rows.others,
+            &rows.last_event,
         ],
     )
     .await
@@ -547,4 +637,140 @@ fn target(config: &tokio_postgres::Config) -> String {
         .or(config.get_user())
         .unwrap_or("postgres");
     format!("{host}:{port}/{db}")
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against the PostgreSQL of `DATAFLOW_TEST_POSTGRES_URL` (scripts/test starts one);
+    //! skipped without it.
+
+    use super::*;
+
+    fn url() -> Option<String> {
+        std::env::var("DATAFLOW_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+    }
+
+    fn unique(prefix: &str) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        format!("{prefix}_{}_{nanos}", std::process::id())
+    }
+
+    fn txn(count: u64, total_cents: i64, last: i64) -> TransactionState {
+        TransactionState {
+            stats: Welford {
+                count,
+                mean: total_cents as f64 / 100.0 / count as f64,
+                m2: 0.5,
+            },
+            total_cents,
+            high_value: 1,
+            last_transaction_micros: Some(last),
+            ..TransactionState::default()
+        }
+    }
+
+    fn activity(logins: i64, last: i64) -> ActivityState {
+        ActivityState {
+            logins,
+            last_login_micros: Some(last),
+            last_event_micros: Some(last),
+            ..ActivityState::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn each_customer_gets_only_the_kinds_of_state_the_batch_has() {
+        let Some(url) = url() else { return };
+        let table = unique("stream_unit_metrics");
+        let windows = unique("stream_unit_windows");
+        let mut sink = PgSink::connect(&url, &table, &windows).await.unwrap();
+        // Customer 1: transactions only; 2: both; 3: activity only.
+        sink.write(&PgBatch {
+            transactions: vec![(1, txn(2, 500, 1_000)), (2, txn(1, 100, 2_000))],
+            activity: vec![(2, activity(1, 3_000)), (3, activity(4, 500))],
+            offsets: vec![("tx".to_string(), 0, 10, Some(2_000))],
+            windows: Vec::new(),
+        })
+        .await
+        .unwrap();
+        // Then activity for 1 and transactions for 3: each keeps the other kind's columns.
+        sink.write(&PgBatch {
+            transactions: vec![(3, txn(1, 700, 100))],
+            activity: vec![(1, activity(2, 4_000))],
+            offsets: vec![("tx".to_string(), 0, 20, Some(4_000))],
+            windows: Vec::new(),
+        })
+        .await
+        .unwrap();
+        let rows = sink
+            .client
+            .query(
+                &format!(
+                    "SELECT customer_id, transaction_count, total_amount_cents, login_count,
+                            {}, {}
+                     FROM {table} ORDER BY customer_id",
+                    micros("last_transaction_time"),
+                    micros("last_event_time")
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        /// Customer, transactions, cents, logins, last transaction, last event.
+        type Row = (i64, i64, i64, i64, Option<i64>, Option<i64>);
+        let got: Vec<Row> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, 2, 500, 2, Some(1_000), Some(4_000)),
+                (2, 1, 100, 1, Some(2_000), Some(3_000)),
+                (3, 1, 700, 4, Some(100), Some(500)),
+            ]
+        );
+        let fillfactor: Option<Vec<String>> = sink
+            .client
+            .query_one(
+                "SELECT reloptions FROM pg_class WHERE oid = $1::text::regclass",
+                &[&table],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(fillfactor, Some(vec!["fillfactor=70".to_string()]));
+        // A state that counted nothing is a bug, not a row.
+        let empty = sink
+            .write(&PgBatch {
+                transactions: vec![(4, TransactionState::default())],
+                offsets: vec![("tx".to_string(), 0, 30, None)],
+                ..PgBatch::default()
+            })
+            .await;
+        assert!(matches!(empty, Err(Error::Internal(_))), "{empty:?}");
+        sink.client
+            .batch_execute(&format!(
+                "DROP TABLE {table}; DROP TABLE {windows};
+                 DELETE FROM {OFFSETS_TABLE} WHERE metrics_table = '{table}'"
+            ))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn errors_show_the_server_message() {
+        let Some(url) = url() else { return };
+        let err = PgSink::connect(&url, "not a table name", "w")
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("syntax error at or near"), "{text}");
+        assert!(text.contains("SQLSTATE 42601"), "{text}");
+        assert!(!text.ends_with("db error"), "{text}");
+    }
 }
