@@ -162,6 +162,29 @@ impl Validator {
         Value::Object(entry)
     }
 
+    /// Runs `sql` on one partition, so rows come in table order (the first unexpected values
+    /// of a large table, as GE lists them, and the order the row-by-row checks see). Used for
+    /// samples, which stop at the first few matches, and for reading one column.
+    async fn query_in_order(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, String> {
+        let mut config = self.ctx.copied_config();
+        config.options_mut().execution.target_partitions = 1;
+        // The catalogs are shared with `self.ctx`: creating the default one again would
+        // replace it, tables and all.
+        config.options_mut().catalog.create_default_catalog_and_schema = false;
+        let state = dataflow_engine::datafusion::execution::SessionStateBuilder::new_from_existing(
+            self.ctx.state(),
+        )
+        .with_config(config)
+        .build();
+        SessionContext::new_with_state(state)
+            .sql(sql)
+            .await
+            .map_err(|e| e.to_string())?
+            .collect()
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     async fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, String> {
         self.ctx
             .sql(sql)
@@ -305,7 +328,7 @@ impl Validator {
         };
         let count = number(&counted, 0);
         let sample = match self
-            .query(&format!(
+            .query_in_order(&format!(
                 "select * from ({query}) as unexpected limit {PARTIAL}"
             ))
             .await

@@ -61,7 +61,7 @@ impl Validator {
             "select {select} from {source} where {}{order}{limit}",
             check.unexpected
         );
-        let batches = match self.query(&rows).await {
+        let batches = match self.query_in_order(&rows).await {
             Ok(b) => b,
             Err(message) => return Outcome::exception(message),
         };
