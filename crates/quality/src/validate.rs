@@ -170,7 +170,10 @@ impl Validator {
         config.options_mut().execution.target_partitions = 1;
         // The catalogs are shared with `self.ctx`: creating the default one again would
         // replace it, tables and all.
-        config.options_mut().catalog.create_default_catalog_and_schema = false;
+        config
+            .options_mut()
+            .catalog
+            .create_default_catalog_and_schema = false;
         let state = dataflow_engine::datafusion::execution::SessionStateBuilder::new_from_existing(
             self.ctx.state(),
         )

@@ -460,9 +460,13 @@ mod tests {
         let mut config = SessionConfig::new().with_target_partitions(4);
         config.options_mut().optimizer.repartition_file_min_size = 1;
         let ctx = dataflow_engine::session_context(config);
-        ctx.register_parquet("t", path.to_str().expect("path"), ParquetReadOptions::default())
-            .await
-            .expect("register");
+        ctx.register_parquet(
+            "t",
+            path.to_str().expect("path"),
+            ParquetReadOptions::default(),
+        )
+        .await
+        .expect("register");
         let suite = Suite::from_value(
             Path::new("suites/t.json"),
             &json!({"name": "t", "expectations": [
@@ -474,7 +478,11 @@ mod tests {
         .expect("suite");
         let validator = Validator::new(ctx, ResultFormat::Summary, None);
         let result = validator.validate(&suite, "t").await.expect("validate");
-        assert_eq!(result["results"][0]["success"], true, "{}", result["results"][0]);
+        assert_eq!(
+            result["results"][0]["success"], true,
+            "{}",
+            result["results"][0]
+        );
         assert_eq!(
             result["results"][1]["result"]["partial_unexpected_list"],
             json!((6..26).collect::<Vec<i64>>())
