@@ -7,6 +7,7 @@
 //! [`multi_column`], and both are shaped into GE's map result by [`map_result`].
 
 mod column_map;
+mod duplicates;
 mod map_result;
 mod multi_column;
 
