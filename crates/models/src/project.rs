@@ -35,6 +35,10 @@ struct ProjectFile {
     vars: BTreeMap<String, Value>,
     #[serde(default)]
     models: Value,
+    /// Folder-level unit test config (`+enabled`, `+tags`, `+meta`), by the property file's
+    /// folders under a model path, then the model, then the test's name, as in dbt.
+    #[serde(default)]
+    unit_tests: Value,
 }
 
 fn default_model_paths() -> Vec<String> {
@@ -532,7 +536,25 @@ impl DbtProject {
                 reject_model_versions(&path, &tree)?;
                 let schema: SchemaFile =
                     serde_yaml_ng::from_value(tree.clone()).map_err(invalid)?;
-                unit_tests.extend(crate::unit::spec::parse(&path, &text)?);
+                let mut parsed = crate::unit::spec::parse(&path, &text)?;
+                let folders = project
+                    .model_paths
+                    .iter()
+                    .find_map(|m| path.parent()?.strip_prefix(dir.join(m)).ok())
+                    .map(|rel| {
+                        rel.iter()
+                            .map(|c| c.to_string_lossy().into_owned())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                crate::unit::spec::apply_project_config(
+                    &mut parsed,
+                    &tree,
+                    &project.unit_tests,
+                    &project.name,
+                    &folders,
+                );
+                unit_tests.extend(parsed);
                 schema_files.push((path.clone(), tree));
                 for source in schema.sources {
                     for table in source.tables {

@@ -172,6 +172,78 @@ struct PropertyFile {
     unit_tests: Option<Vec<UnitTestSpec>>,
 }
 
+/// Applies `unit_tests:` config from `dbt_project.yml` to the tests of one property file (its
+/// parsed `tree`), as dbt does: levels are the project, the file's folders under its model
+/// path, the model, then the test's name; `+tags` add up, `+meta` keys merge (deeper wins),
+/// and `+enabled` holds unless the test's own `config:` sets it. The test's own tags and meta
+/// come on top.
+pub fn apply_project_config(
+    tests: &mut [UnitTest],
+    tree: &Value,
+    config: &Value,
+    project: &str,
+    folders: &[String],
+) {
+    let Some(root) = config.get(project) else {
+        return;
+    };
+    let entries = tree.get("unit_tests").and_then(Value::as_sequence);
+    for (index, test) in tests.iter_mut().enumerate() {
+        let own = entries
+            .and_then(|e| e.get(index))
+            .and_then(|e| e.get("config"));
+        let mut levels = vec![root];
+        let mut node = root;
+        let path = folders
+            .iter()
+            .map(String::as_str)
+            .chain([test.spec.model.as_str(), test.spec.name.as_str()]);
+        for part in path {
+            match node.get(part) {
+                Some(child) if child.is_mapping() => {
+                    node = child;
+                    levels.push(node);
+                }
+                _ => break,
+            }
+        }
+        let (mut tags, mut meta, mut enabled) = (Vec::new(), serde_yaml_ng::Mapping::new(), None);
+        for level in levels {
+            if let Some(value) = level.get("+enabled").and_then(Value::as_bool) {
+                enabled = Some(value);
+            }
+            match level.get("+tags") {
+                Some(Value::String(tag)) => tags.push(tag.clone()),
+                Some(Value::Sequence(list)) => {
+                    tags.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+                }
+                _ => {}
+            }
+            if let Some(map) = level.get("+meta").and_then(Value::as_mapping) {
+                meta.extend(map.clone());
+            }
+        }
+        let own_config = &mut test.spec.config;
+        if own.and_then(|c| c.get("enabled")).is_none()
+            && let Some(enabled) = enabled
+        {
+            own_config.enabled = enabled;
+        }
+        for tag in std::mem::take(&mut own_config.tags) {
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        own_config.tags = tags;
+        if let Some(own_meta) = own_config.meta.as_mapping() {
+            meta.extend(own_meta.clone());
+        }
+        if !meta.is_empty() {
+            own_config.meta = Value::Mapping(meta);
+        }
+    }
+}
+
 /// Reads the `unit_tests:` of one property file's text; a malformed entry is an error with
 /// the file and line.
 pub fn parse(path: &Path, text: &str) -> Result<Vec<UnitTest>> {
@@ -321,5 +393,67 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+    /// `unit_tests:` in dbt_project.yml reaches the tests of property files by folder, model
+    /// and name; the test's own config wins for `enabled` and adds to tags and meta.
+    #[test]
+    fn project_config_by_folder_model_and_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |file: &str, text: &str| {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write(
+            "dbt_project.yml",
+            "name: shop\nunit_tests:\n  shop:\n    +tags: unit\n    +meta: {owner: data}\n    staging:\n      +enabled: false\n      +tags: [staging]\n      orders:\n        keeps_on:\n          +enabled: true\n",
+        );
+        write("models/staging/orders.sql", "select 1 as id\n");
+        write("models/marts/sales.sql", "select 1 as id\n");
+        let test = |name: &str, model: &str, config: &str| {
+            format!(
+                "  - name: {name}\n    model: {model}\n{config}    expect: {{rows: [{{id: 1}}]}}\n"
+            )
+        };
+        write(
+            "models/staging/schema.yml",
+            &format!(
+                "unit_tests:\n{}{}{}",
+                test("off_by_folder", "orders", ""),
+                test("keeps_on", "orders", ""),
+                test(
+                    "own_wins",
+                    "orders",
+                    "    config: {enabled: true, tags: [mine], meta: {owner: me}}\n"
+                ),
+            ),
+        );
+        write(
+            "models/marts/schema.yml",
+            &format!("unit_tests:\n{}", test("plain", "sales", "")),
+        );
+        let project = crate::project::DbtProject::load(dir.path()).unwrap();
+        let config = |name: &str| {
+            project
+                .unit_tests
+                .iter()
+                .find(|t| t.spec.name == name)
+                .map(|t| t.spec.config.clone())
+                .unwrap()
+        };
+        assert!(!config("off_by_folder").enabled);
+        assert_eq!(config("off_by_folder").tags, ["unit", "staging"]);
+        assert!(
+            config("keeps_on").enabled,
+            "the test's own level in the project"
+        );
+        let own = config("own_wins");
+        assert!(own.enabled);
+        assert_eq!(own.tags, ["unit", "staging", "mine"]);
+        assert_eq!(own.meta["owner"], "me");
+        let plain = config("plain");
+        assert!(plain.enabled);
+        assert_eq!(plain.tags, ["unit"]);
+        assert_eq!(plain.meta["owner"], "data");
     }
 }
