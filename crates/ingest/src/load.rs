@@ -384,22 +384,14 @@ async fn load_file(
     let display = staged.location.clone();
     let parse = tokio::task::spawn_blocking(move || -> Result<FileCounts> {
         let mut out = Output::new(&name_owned, &source_owned, &lineage, &tx, batch_rows);
-        match source_owned.format {
-            dataflow_core::config::FileFormat::Csv => {
-                reader::csv::read(&local, &display, &name_owned, &source_owned, &mut out)?
-            }
-            dataflow_core::config::FileFormat::Json => {
-                reader::json::read(&local, &display, &name_owned, &source_owned, &mut out)?
-            }
-            dataflow_core::config::FileFormat::Parquet => reader::parquet::read(
-                &local,
-                &display,
-                &name_owned,
-                &source_owned,
-                batch_rows,
-                &mut out,
-            )?,
-        }
+        reader::read_any(
+            &local,
+            &display,
+            &name_owned,
+            &source_owned,
+            batch_rows,
+            &mut out,
+        )?;
         out.finish()
     });
     let mut write_error = None;

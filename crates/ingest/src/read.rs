@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use dataflow_core::config::{FileFormat, SourceConfig};
+use dataflow_core::config::SourceConfig;
 use dataflow_engine::datafusion::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
 use tokio::sync::mpsc;
 
@@ -53,22 +53,14 @@ pub async fn read_file(
     let parse = tokio::task::spawn_blocking(move || -> Result<FileCounts> {
         let mut out = Output::new(&name_owned, &source_owned, &lineage, &tx, batch_rows)
             .without_lineage(&source_owned);
-        match source_owned.format {
-            FileFormat::Csv => {
-                reader::csv::read(&local, &display, &name_owned, &source_owned, &mut out)?
-            }
-            FileFormat::Json => {
-                reader::json::read(&local, &display, &name_owned, &source_owned, &mut out)?
-            }
-            FileFormat::Parquet => reader::parquet::read(
-                &local,
-                &display,
-                &name_owned,
-                &source_owned,
-                batch_rows,
-                &mut out,
-            )?,
-        }
+        reader::read_any(
+            &local,
+            &display,
+            &name_owned,
+            &source_owned,
+            batch_rows,
+            &mut out,
+        )?;
         out.finish()
     });
     let mut read = FileRead::default();

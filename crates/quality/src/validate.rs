@@ -180,23 +180,11 @@ impl Validator {
         )
         .with_config(config)
         .build();
-        SessionContext::new_with_state(state)
-            .sql(sql)
-            .await
-            .map_err(|e| e.to_string())?
-            .collect()
-            .await
-            .map_err(|e| e.to_string())
+        collect(&SessionContext::new_with_state(state), sql).await
     }
 
     async fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, String> {
-        self.ctx
-            .sql(sql)
-            .await
-            .map_err(|e| e.to_string())?
-            .collect()
-            .await
-            .map_err(|e| e.to_string())
+        collect(&self.ctx, sql).await
     }
 
     async fn table_info(&self, table: &str) -> Result<TableInfo> {
@@ -432,4 +420,14 @@ impl Validator {
             Err(message) => Outcome::exception(message),
         }
     }
+}
+
+/// Runs one statement and collects its rows; an error as its message.
+async fn collect(ctx: &SessionContext, sql: &str) -> std::result::Result<Vec<RecordBatch>, String> {
+    ctx.sql(sql)
+        .await
+        .map_err(|e| e.to_string())?
+        .collect()
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -148,6 +148,24 @@ impl<'a> Output<'a> {
     }
 }
 
+/// Reads one local file of `source`, in the source's format, into `out`; `display` names the
+/// file in errors.
+pub fn read_any(
+    path: &std::path::Path,
+    display: &str,
+    source_name: &str,
+    source: &SourceConfig,
+    batch_rows: usize,
+    out: &mut Output<'_>,
+) -> Result<()> {
+    use dataflow_core::config::FileFormat;
+    match source.format {
+        FileFormat::Csv => csv::read(path, display, source_name, source, out),
+        FileFormat::Json => json::read(path, display, source_name, source, out),
+        FileFormat::Parquet => parquet::read(path, display, source_name, source, batch_rows, out),
+    }
+}
+
 /// Builds the error for a problem with a whole file of a source.
 pub(crate) fn file_error<'a>(
     source_name: &'a str,

@@ -22,6 +22,19 @@ columns:
 ";
 
 fn run_csv(source: &SourceConfig, text: &str) -> (FileCounts, Vec<RecordBatch>, Vec<RecordBatch>) {
+    read_csv(source, text, 2, |path, out| {
+        super::csv::read(path, "in.csv", "orders", source, out)
+    })
+}
+
+/// Writes `text` to a file, reads it with `read` into an output of `batch_rows`-row batches,
+/// and returns the counts, the good-row batches and the quarantine batches.
+fn read_csv(
+    source: &SourceConfig,
+    text: &str,
+    batch_rows: usize,
+    read: impl FnOnce(&std::path::Path, &mut Output<'_>) -> crate::error::Result<()>,
+) -> (FileCounts, Vec<RecordBatch>, Vec<RecordBatch>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("in.csv");
     std::fs::write(&path, text).unwrap();
@@ -30,9 +43,9 @@ fn run_csv(source: &SourceConfig, text: &str) -> (FileCounts, Vec<RecordBatch>, 
         source_file: "in.csv".into(),
         batch_id: "b".into(),
     };
-    let (tx, mut rx) = mpsc::channel(1024);
-    let mut out = Output::new("orders", source, &lineage, &tx, 2);
-    super::csv::read(&path, "in.csv", "orders", source, &mut out).unwrap();
+    let (tx, mut rx) = mpsc::channel(100_000);
+    let mut out = Output::new("orders", source, &lineage, &tx, batch_rows);
+    read(&path, &mut out).unwrap();
     let counts = out.finish().unwrap();
     drop(tx);
     let (mut rows, mut bad) = (Vec::new(), Vec::new());
@@ -140,61 +153,39 @@ fn run_chunked(
     chunk_bytes: usize,
     threads: usize,
 ) -> (FileCounts, Vec<String>, Vec<(i64, String, String)>) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("in.csv");
-    std::fs::write(&path, text).unwrap();
-    let lineage = Lineage {
-        loaded_at_micros: 0,
-        source_file: "in.csv".into(),
-        batch_id: "b".into(),
-    };
-    let (tx, mut rx) = mpsc::channel(100_000);
-    let mut out = Output::new("orders", source, &lineage, &tx, 3);
-    super::csv::read_chunked(
-        &path,
-        "in.csv",
-        "orders",
-        source,
-        &mut out,
-        chunk_bytes,
-        threads,
-    )
-    .unwrap();
-    let counts = out.finish().unwrap();
-    drop(tx);
-    let (mut rows, mut bad) = (Vec::new(), Vec::new());
-    while let Ok(message) = rx.try_recv() {
-        match message {
-            Message::Rows(b) => {
-                assert!(b.num_rows() <= 3, "batches keep the batch size");
-                let ids = b.column(0).as_primitive::<Int64Type>().clone();
-                let notes = b.column(1).as_string::<i32>().clone();
-                for i in 0..b.num_rows() {
-                    rows.push(format!(
-                        "{}:{:?}",
-                        ids.value(i),
-                        notes.is_valid(i).then(|| notes.value(i))
-                    ));
-                }
-            }
-            Message::Quarantine(b) => {
-                let lines = b
-                    .column_by_name("line_number")
-                    .unwrap()
-                    .as_primitive::<Int64Type>()
-                    .clone();
-                let raw = strings(std::slice::from_ref(&b), "raw_record");
-                let reasons = strings(std::slice::from_ref(&b), "reason");
-                for i in 0..b.num_rows() {
-                    bad.push((
-                        lines.value(i),
-                        raw[i].clone().unwrap(),
-                        reasons[i].clone().unwrap(),
-                    ));
-                }
-            }
+    let (counts, good, quarantined) = read_csv(source, text, 3, |path, out| {
+        super::csv::read_chunked(path, "in.csv", "orders", source, out, chunk_bytes, threads)
+    });
+    let mut rows = Vec::new();
+    for b in &good {
+        assert!(b.num_rows() <= 3, "batches keep the batch size");
+        let ids = b.column(0).as_primitive::<Int64Type>().clone();
+        let notes = b.column(1).as_string::<i32>().clone();
+        for i in 0..b.num_rows() {
+            rows.push(format!(
+                "{}:{:?}",
+                ids.value(i),
+                notes.is_valid(i).then(|| notes.value(i))
+            ));
         }
     }
+    let lines: Vec<i64> = quarantined
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("line_number")
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    let raw = strings(&quarantined, "raw_record");
+    let reasons = strings(&quarantined, "reason");
+    let bad = lines
+        .into_iter()
+        .zip(raw.into_iter().zip(reasons))
+        .map(|(line, (raw, reason))| (line, raw.unwrap(), reason.unwrap()))
+        .collect();
     (counts, rows, bad)
 }
 

@@ -111,16 +111,11 @@ async fn by_bitmap(
     }
     let failed = |e: &dyn std::fmt::Display| e.to_string();
     let bounds = validator
-        .ctx
-        .sql(&format!(
+        .query(&format!(
             "select cast(min({column}) as bigint), cast(max({column}) as bigint), count({column}) \
              from {table}"
         ))
-        .await
-        .map_err(|e| failed(&e))?
-        .collect()
-        .await
-        .map_err(|e| failed(&e))?;
+        .await?;
     let value = |i: usize| {
         bounds
             .iter()
