@@ -10,13 +10,12 @@ use dataflow_core::config::{Project, SourceConfig};
 use dataflow_core::ids::BatchId;
 use dataflow_engine::{AppTransaction, Lake, TableWriter, transaction_version};
 use serde_json::json;
-use tokio::sync::mpsc;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::batch::{Lineage, quarantine_schema, raw_schema};
 use crate::error::{Error, Result};
 use crate::files::{self, StagedFile};
-use crate::reader::{self, FileCounts, Message, Output};
+use crate::reader::{self, FileCounts, Message};
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,23 +376,15 @@ async fn load_file(
     raw_writer: &mut TableWriter,
     mut quarantine_writer: Option<&mut TableWriter>,
 ) -> Result<FileCounts> {
-    let (tx, mut rx) = mpsc::channel::<Message>(4);
-    let source_owned = source.clone();
-    let name_owned = name.to_string();
-    let local = staged.local.clone();
-    let display = staged.location.clone();
-    let parse = tokio::task::spawn_blocking(move || -> Result<FileCounts> {
-        let mut out = Output::new(&name_owned, &source_owned, &lineage, &tx, batch_rows);
-        reader::read_any(
-            &local,
-            &display,
-            &name_owned,
-            &source_owned,
-            batch_rows,
-            &mut out,
-        )?;
-        out.finish()
-    });
+    let (mut rx, parse) = reader::spawn_read(
+        name,
+        source,
+        staged.local.clone(),
+        staged.location.clone(),
+        lineage,
+        batch_rows,
+        true,
+    );
     let mut write_error = None;
     while let Some(message) = rx.recv().await {
         let result = match message {

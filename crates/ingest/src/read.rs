@@ -8,12 +8,11 @@ use std::path::Path;
 
 use dataflow_core::config::SourceConfig;
 use dataflow_engine::datafusion::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
-use tokio::sync::mpsc;
 
 pub use crate::batch::declared_schema;
 use crate::batch::{BadRow, Lineage};
 use crate::error::{Error, Result};
-use crate::reader::{self, FileCounts, Message, Output};
+use crate::reader::{self, Message};
 
 /// Bad rows kept as examples in a [`FileRead`].
 pub const BAD_EXAMPLES: usize = 5;
@@ -40,29 +39,21 @@ pub async fn read_file(
     batch_rows: usize,
     mut each: impl FnMut(RecordBatch) -> Result<()>,
 ) -> Result<FileRead> {
-    let (tx, mut rx) = mpsc::channel::<Message>(4);
-    let source_owned = source.clone();
-    let name_owned = source_name.to_string();
-    let local = path.to_path_buf();
     let display = path.display().to_string();
     let lineage = Lineage {
         loaded_at_micros: 0,
         source_file: display.clone(),
         batch_id: String::new(),
     };
-    let parse = tokio::task::spawn_blocking(move || -> Result<FileCounts> {
-        let mut out = Output::new(&name_owned, &source_owned, &lineage, &tx, batch_rows)
-            .without_lineage(&source_owned);
-        reader::read_any(
-            &local,
-            &display,
-            &name_owned,
-            &source_owned,
-            batch_rows,
-            &mut out,
-        )?;
-        out.finish()
-    });
+    let (mut rx, parse) = reader::spawn_read(
+        source_name,
+        source,
+        path.to_path_buf(),
+        display,
+        lineage,
+        batch_rows,
+        false,
+    );
     let mut read = FileRead::default();
     let mut failed = None;
     while let Some(message) = rx.recv().await {

@@ -166,6 +166,36 @@ pub fn read_any(
     }
 }
 
+/// Reads one local file of `source` on a blocking thread (see [`read_any`]) and sends its
+/// batches down the returned channel, which holds a few at most; the task ends with the file's
+/// counts. Good rows carry the lake's lineage columns unless `with_lineage` is false.
+/// Dropping the receiver stops the read at its next batch.
+pub fn spawn_read(
+    source_name: &str,
+    source: &SourceConfig,
+    path: std::path::PathBuf,
+    display: String,
+    lineage: Lineage,
+    batch_rows: usize,
+    with_lineage: bool,
+) -> (
+    tokio::sync::mpsc::Receiver<Message>,
+    tokio::task::JoinHandle<Result<FileCounts>>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Message>(4);
+    let source = source.clone();
+    let name = source_name.to_string();
+    let parse = tokio::task::spawn_blocking(move || -> Result<FileCounts> {
+        let mut out = Output::new(&name, &source, &lineage, &tx, batch_rows);
+        if !with_lineage {
+            out = out.without_lineage(&source);
+        }
+        read_any(&path, &display, &name, &source, batch_rows, &mut out)?;
+        out.finish()
+    });
+    (rx, parse)
+}
+
 /// Builds the error for a problem with a whole file of a source.
 pub(crate) fn file_error<'a>(
     source_name: &'a str,

@@ -58,6 +58,20 @@ fn read_csv(
     (counts, rows, bad)
 }
 
+/// The `line_number` column of quarantine batches.
+fn line_numbers(batches: &[RecordBatch]) -> Vec<i64> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("line_number")
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        })
+        .collect()
+}
+
 fn strings(batches: &[RecordBatch], column: &str) -> Vec<Option<String>> {
     batches
         .iter()
@@ -103,16 +117,7 @@ fn bad_rows_keep_line_numbers_and_exact_text() {
             Some("4,too,many,fields".into()),
         ]
     );
-    let lines: Vec<i64> = bad
-        .iter()
-        .flat_map(|b| {
-            b.column_by_name("line_number")
-                .unwrap()
-                .as_primitive::<Int64Type>()
-                .values()
-                .to_vec()
-        })
-        .collect();
+    let lines = line_numbers(&bad);
     assert_eq!(lines, vec![3, 5, 6]);
     let reasons = strings(&bad, "reason");
     assert_eq!(
@@ -169,16 +174,7 @@ fn run_chunked(
             ));
         }
     }
-    let lines: Vec<i64> = quarantined
-        .iter()
-        .flat_map(|b| {
-            b.column_by_name("line_number")
-                .unwrap()
-                .as_primitive::<Int64Type>()
-                .values()
-                .to_vec()
-        })
-        .collect();
+    let lines = line_numbers(&quarantined);
     let raw = strings(&quarantined, "raw_record");
     let reasons = strings(&quarantined, "reason");
     let bad = lines
