@@ -1,6 +1,7 @@
 //! The `dataflow` binary: parses the command line, sets up logging and hands each command to
 //! the library crates. No data logic lives here.
 
+mod allocator;
 mod cli;
 mod commands;
 mod exit;
@@ -18,6 +19,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if !matches!(
+        cli.command,
+        cli::Command::Serve(_) | cli::Command::Scheduler(_) | cli::Command::Stream(_)
+    ) {
+        allocator::tune_for_batch();
+    }
     let run_id = dataflow_core::ids::RunId::new();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -108,7 +108,8 @@ pub fn memory_limit() -> usize {
 }
 
 /// A session with dataflow's SQL semantics and `config`: an ordered `string_agg` that scales
-/// to millions of groups ([`crate::string_agg`]), and integer division as dbt's warehouses do
+/// to millions of groups ([`crate::string_agg`]), ranking and shift windows that scale to
+/// millions of partitions ([`crate::window`]), and integer division as dbt's warehouses do
 /// it. The division rule runs just before
 /// type coercion, so expressions around a quotient are coerced to its new type. Memory is
 /// bounded by [`memory_limit`] (fair shares between operators; sorts and aggregations spill).
@@ -130,6 +131,8 @@ pub fn session_context(config: SessionConfig) -> SessionContext {
         .with_config(config)
         .with_default_features()
         .with_analyzer_rules(rules)
+        // After DataFusion's physical rules: ranking and shift windows over sorted input.
+        .with_physical_optimizer_rule(Arc::new(crate::window::SortedWindows))
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new());
     let state = match runtime {
         Ok(runtime) => state.with_runtime_env(runtime),

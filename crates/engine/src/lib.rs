@@ -9,6 +9,7 @@ pub mod schema;
 pub mod session;
 pub mod string_agg;
 pub mod views;
+pub mod window;
 pub mod writer;
 
 pub use dialect::session_context;
