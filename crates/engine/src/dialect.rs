@@ -54,31 +54,40 @@ fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
 
 impl AnalyzerRule for FloatDivision {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|plan| {
-            let mut schema = merge_schema(&plan.inputs());
-            if let LogicalPlan::TableScan(scan) = &plan {
-                schema.merge(&DFSchema::try_from_qualified_schema(
-                    scan.table_name.clone(),
-                    &scan.source.schema(),
-                )?);
-            }
-            let rewritten = plan.map_expressions(|expr| rewrite(expr, &schema))?;
-            // Output types may change here or below (a projected quotient is now a double, and
-            // an alias or view above it must say so): every node recomputes its schema.
-            let transformed = rewritten.transformed;
-            let plan = rewritten.data.recompute_schema()?;
-            Ok(if transformed {
-                Transformed::yes(plan)
-            } else {
-                Transformed::no(plan)
-            })
-        })
-        .map(|t| t.data)
+        rewrite_expressions(plan, rewrite)
     }
 
     fn name(&self) -> &str {
         "dataflow_float_division"
     }
+}
+
+/// Applies `rewrite` to every expression of `plan`, its subqueries included, with the schema
+/// of the node's inputs (a table scan: its source's). Output types may change (a projected
+/// quotient becomes a double, and an alias or view above it must say so): every node
+/// recomputes its schema.
+pub(crate) fn rewrite_expressions(
+    plan: LogicalPlan,
+    rewrite: impl Fn(Expr, &DFSchema) -> Result<Transformed<Expr>>,
+) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|plan| {
+        let mut schema = merge_schema(&plan.inputs());
+        if let LogicalPlan::TableScan(scan) = &plan {
+            schema.merge(&DFSchema::try_from_qualified_schema(
+                scan.table_name.clone(),
+                &scan.source.schema(),
+            )?);
+        }
+        let rewritten = plan.map_expressions(|expr| rewrite(expr, &schema))?;
+        let transformed = rewritten.transformed;
+        let plan = rewritten.data.recompute_schema()?;
+        Ok(if transformed {
+            Transformed::yes(plan)
+        } else {
+            Transformed::no(plan)
+        })
+    })
+    .map(|t| t.data)
 }
 
 /// Bytes DataFusion may hold for sorts, aggregations, windows and joins before sorts and
@@ -109,8 +118,8 @@ pub fn memory_limit() -> usize {
 
 /// A session with dataflow's SQL semantics and `config`: an ordered `string_agg` that scales
 /// to millions of groups ([`crate::string_agg`]), ranking and shift windows that scale to
-/// millions of partitions ([`crate::window`]), and integer division as dbt's warehouses do
-/// it. The division rule runs just before
+/// millions of partitions ([`crate::window`]), dates of UTC timestamps without zone lookups
+/// ([`crate::utc`]), and integer division as dbt's warehouses do it. The division rule runs just before
 /// type coercion, so expressions around a quotient are coerced to its new type. Memory is
 /// bounded by [`memory_limit`] (fair shares between operators; sorts and aggregations spill).
 pub fn session_context(config: SessionConfig) -> SessionContext {
@@ -120,6 +129,12 @@ pub fn session_context(config: SessionConfig) -> SessionContext {
         .position(|r| r.name() == "type_coercion")
         .unwrap_or(rules.len());
     rules.insert(at, Arc::new(FloatDivision));
+    // After type coercion, which adds casts of its own.
+    let at = rules
+        .iter()
+        .position(|r| r.name() == "type_coercion")
+        .map_or(rules.len(), |i| i + 1);
+    rules.insert(at, Arc::new(crate::utc::UtcTimestamps));
     // Delta's planner knows its write, merge and delete nodes, so writes can stream from a
     // query in this session.
     let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()

@@ -8,6 +8,7 @@ pub mod lake;
 pub mod schema;
 pub mod session;
 pub mod string_agg;
+pub mod utc;
 pub mod views;
 pub mod window;
 pub mod writer;

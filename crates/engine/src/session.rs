@@ -9,9 +9,11 @@ use datafusion::prelude::SessionConfig;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
 
-/// A session with every table of `lake` registered under its name.
+/// A session with every table of `lake` registered under its name. DataFusion's settings
+/// come from the environment first (`DATAFUSION_EXECUTION_BATCH_SIZE=32768`: any
+/// `datafusion.<section>.<key>` upper-cased with `_`); a bad value is an error naming it.
 pub async fn new_session(lake: &Lake) -> Result<SessionContext> {
-    let config = SessionConfig::new()
+    let config = SessionConfig::from_env()?
         .with_information_schema(true)
         .with_default_catalog_and_schema("dataflow", "lake");
     let ctx = crate::dialect::session_context(config);
