@@ -1,12 +1,13 @@
 //! The stream's processing and sinks without the broker: generated events (1.5% defects) in
-//! micro-batches through [`Pipeline::write`] into a real lake (Delta tables in a scratch
-//! directory) and, when `DATAFLOW_BENCH_POSTGRES_URL` is set, real PostgreSQL tables, with
-//! dead letters published to librdkafka's in-process mock cluster and acknowledged in the
-//! background, as the stream's committer does. It measures what one `dataflow stream` process
-//! can do when the broker is not the limit.
+//! micro-batches through [`Pipeline::write`] into a real lake (Delta tables in a scratch directory)
+//! and, when `DATAFLOW_BENCH_POSTGRES_URL` is set, real PostgreSQL tables, with dead letters
+//! published to librdkafka's in-process mock cluster and acknowledged (with each batch's PostgreSQL
+//! commit) in the background, as the stream's committer does. It measures what one
+//! `dataflow stream` process can do when the broker is not the limit.
 //!
 //! `cargo bench -p dataflow-stream --bench pipeline -- [EVENTS] [BATCH] [CUSTOMERS]`
-//! (defaults 1,000,000, 20,000 and 100,000).
+//! (defaults 1,000,000, 20,000 and 100,000); with `DATAFLOW_BENCH_LOG=1` each batch's timings
+//! (state loads, processing, lake, each PostgreSQL statement) go to stderr.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -31,6 +32,9 @@ fn arg(n: usize, default: u64) -> u64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::var_os("DATAFLOW_BENCH_LOG").is_some() {
+        tracing::subscriber::set_global_default(Printer)?;
+    }
     let events = arg(1, 1_000_000);
     let batch_size = arg(2, 20_000) as usize;
     let customers = arg(3, 100_000);
@@ -38,6 +42,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(run(events, batch_size, customers))
+}
+
+/// Prints the stream's debug events (`DATAFLOW_BENCH_LOG=1`: each batch's timings of state
+/// loads, processing, lake and each PostgreSQL statement) to stderr as `message key=value ...`
+/// lines. Hand-written on `tracing` alone: `tracing-subscriber` as a dependency of this crate
+/// changes the features of shared dependencies, which rebuilds DataFusion for the benchmark.
+struct Printer;
+
+impl tracing::Subscriber for Printer {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::DEBUG
+            && metadata.target().starts_with("dataflow_stream")
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Line(String);
+        impl tracing::field::Visit for Line {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0.insert_str(0, &format!("{value:?}"));
+                } else {
+                    self.0.push_str(&format!(" {}={value:?}", field.name()));
+                }
+            }
+        }
+        let mut line = Line(String::new());
+        event.record(&mut line);
+        eprintln!("{} {}", event.metadata().target(), line.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 async fn run(
@@ -124,6 +163,7 @@ async fn run(
         written += counts.transactions + counts.customer_events;
         dead += counts.dead_letters;
     }
+    pipeline.settle().await?;
     drop(pending);
     acknowledging.await??;
     pipeline.record_dead_letters().await?;

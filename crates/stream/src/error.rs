@@ -44,6 +44,10 @@ pub enum Error {
         /// The driver's error.
         source: tokio_postgres::Error,
     },
+    /// A batch's PostgreSQL transaction, run in the background, did not commit: the batch is
+    /// not durable and its offsets must not be committed (the pipeline returns the cause).
+    #[error("postgres: a batch's transaction did not commit: {0}")]
+    NotCommitted(String),
     /// Another processor wrote a partition this one thought it owned (a rebalance the
     /// processor has not seen yet): its state is reloaded from the sinks.
     #[error(
@@ -86,9 +90,11 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Config { .. } | Error::Usage(_) => ErrorKind::Config,
-            Error::Kafka { .. } | Error::Broker(_) | Error::Postgres { .. } | Error::Io { .. } => {
-                ErrorKind::External
-            }
+            Error::Kafka { .. }
+            | Error::Broker(_)
+            | Error::Postgres { .. }
+            | Error::NotCommitted(_)
+            | Error::Io { .. } => ErrorKind::External,
             Error::Ownership { .. } => ErrorKind::External,
             Error::Lake(err) => err.kind(),
             Error::Generator(err) => err.kind(),
@@ -101,7 +107,7 @@ impl Error {
         match self {
             Error::Config { .. } | Error::Usage(_) => "config",
             Error::Kafka { .. } | Error::Broker(_) => "kafka",
-            Error::Postgres { .. } => "postgres",
+            Error::Postgres { .. } | Error::NotCommitted(_) => "postgres",
             Error::Ownership { .. } => "ownership",
             Error::Io { .. } => "io",
             Error::Lake(_) => "lake",

@@ -1,8 +1,9 @@
 //! The per-customer state a stream keeps in memory, bounded: entries carry the batch that last
 //! used them, and once the cache outgrows its limit the least recently used tenth is dropped.
-//! Only state PostgreSQL already holds is ever dropped (eviction runs after a batch is
-//! written), so a dropped customer is simply loaded again the next time one of its events
-//! arrives.
+//! Only state PostgreSQL already holds is ever dropped (eviction runs once the earlier
+//! batches' transactions have committed, and never drops a state the current batch used, as
+//! its transaction is still to come), so a dropped customer is simply loaded again the next
+//! time one of its events arrives.
 
 use std::collections::HashMap;
 
@@ -70,15 +71,25 @@ impl<S: Default + Copy> StateCache<S> {
         self.tick += 1;
     }
 
-    /// When over `max` entries, drops the least recently used down to 90% of `max`; returns
-    /// how many were dropped. Only call when every entry is durable elsewhere.
+    /// When over `max` entries, drops the least recently used down to 90% of `max`, but none
+    /// the current batch used (which may stay over `max`); returns how many were dropped. Only
+    /// call when every entry of the earlier batches is durable elsewhere.
     pub fn evict_over(&mut self, max: usize) -> usize {
         if self.entries.len() <= max {
             return 0;
         }
         let keep = max - max / 10;
-        let drop = self.entries.len() - keep;
-        let mut ticks: Vec<u64> = self.entries.values().map(|(_, t)| *t).collect();
+        let tick = self.tick;
+        let mut ticks: Vec<u64> = self
+            .entries
+            .values()
+            .map(|(_, t)| *t)
+            .filter(|t| *t < tick)
+            .collect();
+        let drop = (self.entries.len() - keep).min(ticks.len());
+        if drop == 0 {
+            return 0;
+        }
         let (_, cutoff, _) = ticks.select_nth_unstable(drop - 1);
         let cutoff = *cutoff;
         // Everything strictly older than the cutoff goes, then entries at the cutoff until
@@ -133,11 +144,29 @@ mod tests {
     }
 
     #[test]
+    fn the_current_batch_is_kept() {
+        let mut cache: StateCache<i64> = StateCache::default();
+        cache.next_batch();
+        for id in 0..10 {
+            *cache.entry(id) += 1;
+        }
+        cache.next_batch();
+        for id in 10..20 {
+            *cache.entry(id) += 1;
+        }
+        // Only the earlier batch's ten can go, though 5 is the limit.
+        assert_eq!(cache.evict_over(5), 10);
+        assert!((10..20).all(|id| cache.contains(id)));
+        assert_eq!(cache.evict_over(5), 0);
+    }
+
+    #[test]
     fn ties_are_dropped_only_as_far_as_needed() {
         let mut cache: StateCache<i64> = StateCache::default();
         for id in 0..10 {
             cache.insert(id, id);
         }
+        cache.next_batch();
         assert_eq!(cache.evict_over(5), 10 - 5);
         assert_eq!(cache.len(), 5);
         assert!(cache.evict_over(1) > 0);

@@ -1,12 +1,13 @@
-//! Dead-letter acknowledgements, off the critical path: a batch's dead letters are handed to
-//! the producer, the batch is written to the lake and PostgreSQL, and its [`Pending`]
-//! deliveries are awaited afterwards (by the runner's committer, while the next batches are
-//! written), in batch order. Each acknowledged batch moves [`Acknowledged`] on, which the next
-//! lake commits record, so a replay knows which dead letters it must publish again.
+//! Dead-letter acknowledgements, off the critical path: a batch's dead letters are handed to the
+//! producer, the batch is written to the lake and its PostgreSQL transaction started, and its
+//! [`Pending`] deliveries and commit are awaited afterwards (by the runner's committer, while the
+//! next batches are written), in batch order. Each acknowledged batch moves [`Acknowledged`] on,
+//! which the next lake commits record, so a replay knows which dead letters it must publish again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::pg_writes::Committed;
 use super::pipeline::Source;
 use crate::error::Result;
 use crate::sink::Deliveries;
@@ -55,11 +56,13 @@ impl Acknowledged {
     }
 }
 
-/// A written batch's dead letters, not yet known to be acknowledged.
-#[must_use = "a batch's offsets may be committed only once its dead letters are acknowledged"]
+/// A written batch's dead letters, not yet known to be acknowledged, and its PostgreSQL
+/// transaction, not yet known to be committed.
+#[must_use = "a batch's offsets may be committed only once it is acknowledged"]
 #[derive(Debug)]
 pub struct Pending {
     deliveries: Deliveries,
+    committed: Option<Committed>,
     /// The last offset of each partition in the batch.
     through: Vec<((Source, i32), i64)>,
     acknowledged: Acknowledged,
@@ -73,9 +76,16 @@ impl Pending {
     ) -> Pending {
         Pending {
             deliveries,
+            committed: None,
             through,
             acknowledged,
         }
+    }
+
+    /// Also waits for the batch's PostgreSQL transaction.
+    pub(super) fn with_commit(mut self, committed: Option<Committed>) -> Pending {
+        self.committed = committed;
+        self
     }
 
     /// Dead letters awaited.
@@ -84,13 +94,16 @@ impl Pending {
     }
 
     /// Waits for the broker's acknowledgements, then records the batch's partitions as
-    /// acknowledged through its last offsets. Call in batch order: a batch's record also
-    /// stands for every batch before it.
+    /// acknowledged through its last offsets, then waits for its PostgreSQL commit. Call in
+    /// batch order: a batch's record also stands for every batch before it.
     pub async fn acknowledge(self) -> Result<()> {
         self.deliveries.wait().await?;
         for (key, offset) in self.through {
             self.acknowledged.advance(key, offset);
         }
-        Ok(())
+        match self.committed {
+            Some(committed) => committed.wait().await,
+            None => Ok(()),
+        }
     }
 }

@@ -1,14 +1,15 @@
 //! The committer: the broker round trips of a batch, off the critical path. Once a batch is in
-//! the lake and PostgreSQL, the stream hands it here and reads the next one, while two tasks
-//! finish it in batch order:
+//! the lake and its PostgreSQL transaction is under way, the stream hands it here and reads the
+//! next one, while two tasks finish it in batch order:
 //!
-//! 1. the dead-letter task awaits the batch's dead-letter acknowledgements ([`Pending`]);
+//! 1. the dead-letter task awaits the batch's dead-letter acknowledgements and its PostgreSQL
+//!    commit ([`Pending`]);
 //! 2. the commit task then commits its Kafka offsets, merging every batch that became ready
 //!    while the previous commit was under way into one commit.
 //!
-//! So committed offsets never pass an event that is not durable in every sink. A failed
-//! delivery stops both (no later offset is committed) and ends the session, which resumes from
-//! the committed offsets; a failed commit only costs a replay, which the sinks skip.
+//! So committed offsets never pass an event that is not durable in every sink. A failed delivery or
+//! PostgreSQL transaction stops both (no later offset is committed) and ends the session, which
+//! resumes from the committed offsets; a failed commit only costs a replay, which the sinks skip.
 //! [`Committer::finish`] drains both before the consumer is closed.
 
 use std::collections::BTreeMap;
@@ -28,7 +29,7 @@ use crate::kafka::StreamContext;
 /// waits, which bounds what a crash replays.
 const MAX_IN_FLIGHT: usize = 16;
 
-/// A batch durable in the lake and PostgreSQL.
+/// A batch in the lake, its PostgreSQL transaction started.
 #[derive(Debug)]
 pub(super) struct Written {
     /// Its dead letters.
@@ -60,7 +61,7 @@ impl Committer {
                 let letters = batch.pending.letters();
                 let started = Instant::now();
                 if let Err(err) = batch.pending.acknowledge().await {
-                    tracing::warn!(error = %err, "a dead letter was not delivered");
+                    tracing::warn!(error = %err, "a batch did not become durable");
                     *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
                     return;
                 }
@@ -68,7 +69,7 @@ impl Committer {
                     tracing::debug!(
                         letters,
                         elapsed_ms = started.elapsed().as_millis() as u64,
-                        "dead letters acknowledged"
+                        "dead letters acknowledged, PostgreSQL committed"
                     );
                 }
                 if ready.send(batch.next).is_err() {

@@ -1,7 +1,8 @@
 //! `dataflow stream`: a consumer-group member that reads the stream's topics in micro-batches
 //! (closed by count or age), runs each batch through the [`Pipeline`] into the lake and
-//! PostgreSQL, and hands it to the committer, which awaits its dead letters' acknowledgements
-//! and then commits its Kafka offsets while the next batches are read and written: offsets are
+//! PostgreSQL (whose transaction runs while the next batch is processed), and hands it to the
+//! committer, which awaits its dead letters' acknowledgements and its PostgreSQL commit and
+//! then commits its Kafka offsets while the next batches are read and written: offsets are
 //! committed only after every sink has written the events before them.
 //!
 //! Any retryable failure (broker, lake, PostgreSQL, a dead letter not delivered) ends the
@@ -12,6 +13,7 @@
 
 mod acks;
 mod commit;
+mod pg_writes;
 mod pipeline;
 #[cfg(test)]
 mod tests;
@@ -211,11 +213,13 @@ async fn session(
         shutdown,
     )
     .await;
-    // Whatever ended the session, what is durable everywhere gets committed.
+    // Whatever ended the session, the last PostgreSQL transaction ends (none is left under way
+    // for the next session to race with), and what is durable everywhere gets committed.
+    let settled = pipeline.settle().await;
     let drained = committer.finish().await;
-    let result = match (result, drained) {
-        (Ok(()), Ok(())) => pipeline.record_dead_letters().await,
-        (Err(err), _) | (Ok(()), Err(err)) => Err(err),
+    let result = match (result, settled, drained) {
+        (Ok(()), Ok(()), Ok(())) => pipeline.record_dead_letters().await,
+        (Err(err), _, _) | (Ok(()), Err(err), _) | (Ok(()), Ok(()), Err(err)) => Err(err),
     };
     close(consumer).await;
     result

@@ -9,18 +9,26 @@
 //!    updates the customer's state; above the lake's offset its row is written; a rejected
 //!    event above the acknowledged offset gets a dead letter;
 //! 4. dead letters handed to the producer, then the lake commits, then the PostgreSQL
-//!    transaction;
-//! 5. the caller awaits the dead letters' acknowledgements ([`Pending`]), then commits the Kafka
-//!    offsets; both may overlap the next batches ([`Pipeline::apply`] awaits the dead letters
-//!    before the lake commit instead).
+//!    transaction started in the background ([`PgWrites`]) once the previous batch's has
+//!    committed: it overlaps the next batch's steps 1-4 up to its lake commit;
+//! 5. the caller awaits the dead letters' acknowledgements and the PostgreSQL commit
+//!    ([`Pending`]), then commits the Kafka offsets; all may overlap the next batches
+//!    ([`Pipeline::apply`] awaits the dead letters before the lake commit, and the PostgreSQL
+//!    commit, instead).
 //!
 //! A replay after a crash therefore writes nothing twice, loses no dead letter (one may be
 //! published twice), and rebuilds the state exactly: the state loaded from PostgreSQL is the
-//! state after its applied offset, and the replay continues from there in the same order.
+//! state after its applied offset, and the replay continues from there in the same order. A
+//! crash while a batch's transaction is under way leaves the lake up to one batch further on
+//! than PostgreSQL: the replay updates the state from those events without writing their rows
+//! again, exactly as after a crash between a batch's lake commit and its transaction.
+//!
+//! [`PgWrites`]: super::pg_writes
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::acks::{Acknowledged, Pending};
+use super::pg_writes::PgWrites;
 use crate::error::{Error, Result};
 use crate::event::{parse_customer_event, parse_transaction};
 use crate::metrics::{BatchRecord, StreamMetrics, TopicCounts};
@@ -130,7 +138,7 @@ pub struct Pipeline {
     stream: String,
     processor: Processor,
     lake: LakeSink,
-    postgres: Option<PgSink>,
+    postgres: Option<PgWrites>,
     dead_letters: Option<DeadLetterSink>,
     alerts: Option<AlertSink>,
     transactions: StateCache<TransactionState>,
@@ -164,7 +172,7 @@ impl Pipeline {
             stream: stream.to_string(),
             processor,
             lake,
-            postgres,
+            postgres: postgres.map(PgWrites::new),
             dead_letters,
             alerts: None,
             transactions: StateCache::default(),
@@ -197,14 +205,28 @@ impl Pipeline {
         self
     }
 
-    /// Forgets every cached offset and customer state; they are read again from the sinks.
+    /// Forgets every cached offset and customer state; they are read again from the sinks
+    /// (once the PostgreSQL transaction under way has committed: its error otherwise).
     /// Called after a rebalance or a failed batch.
     pub async fn reset(&mut self) -> Result<()> {
         self.forget_state();
         if let Some(pg) = &mut self.postgres {
-            pg.refresh();
+            pg.sink().await?.refresh();
         }
         self.lake.refresh().await
+    }
+
+    /// Waits until the last batch's PostgreSQL transaction has committed (its error
+    /// otherwise), as before closing the stream.
+    pub async fn settle(&mut self) -> Result<()> {
+        let result = match &mut self.postgres {
+            Some(pg) => pg.settle().await,
+            None => Ok(()),
+        };
+        if result.is_err() {
+            self.forget_state();
+        }
+        result
     }
 
     fn abort_if(&self, stage: Stage) {
@@ -284,6 +306,7 @@ impl Pipeline {
             let pending = Pending::new(Deliveries::none(), Vec::new(), self.acknowledged.clone());
             return Ok((counts, pending));
         }
+        let batch_started = std::time::Instant::now();
         self.batches += 1;
         self.transactions.next_batch();
         self.activity.next_batch();
@@ -306,15 +329,25 @@ impl Pipeline {
                 .dead_letters_offset(message.partition)
                 .await?
                 .max(self.acknowledged.get(key).unwrap_or(-1));
-            let (pg, pg_max_event) = match &mut self.postgres {
-                Some(pg) => pg.applied(&message.topic, message.partition).await?,
-                None => (-1, None),
+            // With PostgreSQL, the state is its applied offset, or the batch whose transaction
+            // is under way, which commits before the next one starts (or fails, and the
+            // state is dropped): only a partition new to the state is read from it.
+            let (pg, state) = match (&mut self.postgres, self.state_done.get(&key)) {
+                (Some(_), Some(state)) => (*state, *state),
+                (Some(pg), None) => {
+                    let sink = pg.sink().await?;
+                    let (pg, max_event) = sink.applied(&message.topic, message.partition).await?;
+                    self.state_done.insert(key, pg);
+                    self.max_event.insert(key, max_event);
+                    (pg, pg)
+                }
+                (None, state) => {
+                    let state = *state.unwrap_or(&-1);
+                    self.state_done.entry(key).or_insert(state);
+                    self.max_event.entry(key).or_insert(None);
+                    (-1, state)
+                }
             };
-            if let std::collections::hash_map::Entry::Vacant(entry) = self.state_done.entry(key) {
-                entry.insert(pg);
-                self.max_event.insert(key, pg_max_event);
-            }
-            let state = self.state_done[&key];
             done.insert(key, (lake, state, pg, dead_letters));
         }
         // 2. Parse, and load the state of customers not seen yet.
@@ -334,6 +367,8 @@ impl Pipeline {
                 result.unwrap_or_else(Parsed::Rejected)
             })
             .collect();
+        let loading = std::time::Instant::now();
+        let mut loaded_customers = 0;
         if let Some(pg) = &self.postgres {
             let mut need_txn = HashSet::new();
             let mut need_activity = HashSet::new();
@@ -352,9 +387,10 @@ impl Pipeline {
                     _ => {}
                 }
             }
+            loaded_customers = need_txn.len() + need_activity.len();
             if !need_txn.is_empty() {
                 let ids: Vec<i64> = need_txn.into_iter().collect();
-                let mut loaded = pg.transaction_states(&ids).await?;
+                let mut loaded = pg.states().transaction_states(&ids).await?;
                 for id in ids {
                     let state = loaded.remove(&id).unwrap_or_default();
                     self.transactions.insert(id, state);
@@ -362,13 +398,14 @@ impl Pipeline {
             }
             if !need_activity.is_empty() {
                 let ids: Vec<i64> = need_activity.into_iter().collect();
-                let mut loaded = pg.activity_states(&ids).await?;
+                let mut loaded = pg.states().activity_states(&ids).await?;
                 for id in ids {
                     let state = loaded.remove(&id).unwrap_or_default();
                     self.activity.insert(id, state);
                 }
             }
         }
+        let load_us = loading.elapsed().as_micros() as u64;
         // 3. Process in offset order.
         let mut transaction_rows = Vec::new();
         let mut customer_rows = Vec::new();
@@ -488,6 +525,7 @@ impl Pipeline {
         }
         // 4. Dead letters, lake, PostgreSQL.
         counts.dead_letters = letters.len() as u64;
+        let process_us = batch_started.elapsed().as_micros() as u64 - load_us;
         let started = std::time::Instant::now();
         let deliveries = match (&self.dead_letters, letters.is_empty()) {
             (_, true) => Deliveries::none(),
@@ -553,7 +591,29 @@ impl Pipeline {
         }
         self.abort_if(Stage::Lake);
         let lake_ms = started.elapsed().as_millis() as u64 - dead_letters_ms;
+        // The batch's metrics, recorded once it is in every sink (its latencies then).
+        let mut record = BatchRecord::default();
+        for (name, counts) in topic_names.iter().zip(by_source) {
+            if let Some(name) = name {
+                record.topics.insert((*name).to_string(), counts);
+            }
+        }
+        record.alerts_sent = counts.alerts_sent;
+        record.alerts_suppressed = counts.alerts_suppressed;
+        record.alerts_failed = counts.alerts_failed;
+        let metrics = self.metrics.clone();
+        let record_batch = move || {
+            let now_ms = now_micros() as f64 / 1_000.0;
+            record.latencies = produced_ms
+                .into_iter()
+                .map(|ms| (now_ms - ms as f64) / 1_000.0)
+                .collect();
+            metrics.record_batch(&record);
+        };
+        let mut build_us = 0;
+        let mut postgres_wait_us = 0;
         if let Some(pg) = &mut self.postgres {
+            let building = std::time::Instant::now();
             let mut pg_batch = PgBatch::default();
             for ((source, partition), (topic, offset)) in &last_offsets {
                 if *offset > done[&(*source, *partition)].2 {
@@ -576,41 +636,53 @@ impl Pipeline {
                 .iter()
                 .map(|c| (*c, self.activity.get(*c).unwrap_or_default()))
                 .collect();
-            pg.write(&pg_batch).await?;
-            // PostgreSQL holds every cached state now: the cold ones can go.
+            build_us = building.elapsed().as_micros() as u64;
+            // The previous batch's transaction, under way since its lake commit.
+            let waiting = std::time::Instant::now();
+            pg.sink().await?;
+            postgres_wait_us = waiting.elapsed().as_micros() as u64;
+            // PostgreSQL holds every state of the earlier batches now: the cold ones can go
+            // (this batch's stay until the next batch finds its transaction committed).
             let dropped = self.transactions.evict_over(self.cache_limit)
                 + self.activity.evict_over(self.cache_limit);
             if dropped > 0 {
                 tracing::debug!(dropped, "customer states dropped from the cache");
             }
+            let abort = self.abort == Some((Stage::Postgres, self.batches));
+            let batches = self.batches;
+            let committed = pg.start(pg_batch, move || {
+                if abort {
+                    tracing::warn!(
+                        stage = ?Stage::Postgres,
+                        batch = batches,
+                        "aborting as asked by DATAFLOW_STREAM_ABORT_AFTER"
+                    );
+                    std::process::abort();
+                }
+                record_batch();
+            })?;
+            if wait {
+                pg.settle().await?;
+            }
+            pending = pending.with_commit(Some(committed));
+        } else {
+            record_batch();
         }
-        self.abort_if(Stage::Postgres);
         tracing::debug!(
             dead_letters_ms,
             dead_letters = counts.dead_letters,
             lake_ms,
-            postgres_ms = started.elapsed().as_millis() as u64 - dead_letters_ms - lake_ms,
-            "batch sinks written"
+            loaded_customers,
+            load_us,
+            process_us,
+            build_us,
+            postgres_wait_us,
+            "batch written; its PostgreSQL transaction started"
         );
         for (key, (_, offset)) in last_offsets {
             let done = self.state_done.entry(key).or_insert(offset);
             *done = (*done).max(offset);
         }
-        let now_ms = now_micros() as f64 / 1_000.0;
-        let mut record = BatchRecord::default();
-        for (name, counts) in topic_names.iter().zip(by_source) {
-            if let Some(name) = name {
-                record.topics.insert((*name).to_string(), counts);
-            }
-        }
-        record.latencies = produced_ms
-            .into_iter()
-            .map(|ms| (now_ms - ms as f64) / 1_000.0)
-            .collect();
-        record.alerts_sent = counts.alerts_sent;
-        record.alerts_suppressed = counts.alerts_suppressed;
-        record.alerts_failed = counts.alerts_failed;
-        self.metrics.record_batch(&record);
         Ok((counts, pending))
     }
 }

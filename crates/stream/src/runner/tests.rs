@@ -407,3 +407,131 @@ fn walk_parquet(dir: &std::path::Path) -> usize {
     }
     n
 }
+
+/// Generated events (1.5% defects) for `customers` customers over 3 partitions per topic, as
+/// the stream reads them.
+fn generated(events: u64, customers: u64) -> Vec<Message> {
+    use dataflow_datagen::stream_events::{EventGenerator, EventTopic};
+    let mut generator = EventGenerator::new(EventOptions {
+        seed: 7,
+        customers,
+        products: 50,
+        customer_event_share: 0.3,
+        defect_rate: 0.015,
+        start_millis: 1_714_521_600_000,
+        step_millis: 5,
+    })
+    .unwrap();
+    let mut next: HashMap<(Source, i32), i64> = HashMap::new();
+    (0..events)
+        .map(|_| {
+            let event = generator.next_event();
+            let source = match event.topic {
+                EventTopic::Transactions => Source::Transactions,
+                EventTopic::CustomerEvents => Source::CustomerEvents,
+            };
+            let partition = (event.key.bytes().map(u32::from).sum::<u32>() % 3) as i32;
+            let offset = next.entry((source, partition)).or_insert(0);
+            *offset += 1;
+            let mut m = message(source, partition, *offset - 1, String::new());
+            m.key = Some(event.key.into_bytes());
+            m.payload = Some(event.payload);
+            m
+        })
+        .collect()
+}
+
+/// Every column of the metrics and window tables but `updated_at`, as text in key order.
+async fn pg_tables(client: &tokio_postgres::Client, metrics: &str, windows: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (table, key) in [
+        (metrics, "customer_id"),
+        (windows, "window_start, status, category"),
+    ] {
+        let rows = client
+            .query(
+                &format!("SELECT (to_jsonb(t) - 'updated_at')::text FROM {table} t ORDER BY {key}"),
+                &[],
+            )
+            .await
+            .unwrap();
+        out.extend(rows.iter().map(|r| r.get::<_, String>(0)));
+    }
+    out
+}
+
+/// Each batch's PostgreSQL transaction runs while the next batch is processed, and states are
+/// read meanwhile on another connection: with a state cache far smaller than the customers
+/// (so customers are dropped and read back all the time), the tables must come out exactly as
+/// when each batch is written and committed before the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapped_transactions_with_a_tiny_cache_equal_one_batch_at_a_time() {
+    let Ok(url) = std::env::var("DATAFLOW_TEST_POSTGRES_URL") else {
+        return;
+    };
+    if url.trim().is_empty() {
+        return;
+    }
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic("dlq", 1, 1).unwrap();
+    let brokers = mock.bootstrap_servers();
+    let messages = generated(6_000, 400);
+    let tag = format!(
+        "{}_{}",
+        std::process::id(),
+        super::pipeline::now_micros() % 1_000_000
+    );
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut tables = Vec::new();
+    for (run, overlapped) in [("serial", false), ("overlapped", true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+        let sink = LakeSink::open(&lake, &LakeSinkConfig::default(), "tx", "cust")
+            .await
+            .unwrap();
+        let metrics = format!("stream_overlap_{run}_{tag}");
+        let windows = format!("stream_overlap_windows_{run}_{tag}");
+        let pg = PgSink::connect(&url, &metrics, &windows).await.unwrap();
+        let mut pipeline = Pipeline::new(
+            "test",
+            Processor::new(&ProcessorConfig::default()).unwrap(),
+            sink,
+            Some(pg),
+            Some(DeadLetterSink::new(&KafkaSettings::brokers(&brokers), "dlq", "test").unwrap()),
+        );
+        if overlapped {
+            pipeline = pipeline.with_state_cache_limit(5);
+        }
+        let mut pendings = Vec::new();
+        let mut written = 0;
+        for chunk in messages.chunks(100) {
+            let counts = if overlapped {
+                let (counts, pending) = pipeline.write(chunk).await.unwrap();
+                pendings.push(pending);
+                counts
+            } else {
+                pipeline.apply(chunk).await.unwrap()
+            };
+            written += counts.transactions + counts.customer_events;
+        }
+        pipeline.settle().await.unwrap();
+        for pending in pendings {
+            pending.acknowledge().await.unwrap();
+        }
+        assert!(written > 5_000, "{run}: {written}");
+        tables.push(pg_tables(&client, &metrics, &windows).await);
+        client
+            .batch_execute(&format!(
+                "DROP TABLE {metrics}; DROP TABLE {windows};
+                 DELETE FROM {} WHERE metrics_table = '{metrics}'",
+                crate::sink::OFFSETS_TABLE
+            ))
+            .await
+            .unwrap();
+    }
+    assert!(tables[0].len() > 400, "400 customers and their windows");
+    assert_eq!(tables[0], tables[1]);
+}
