@@ -13,7 +13,12 @@ use crate::lake::Lake;
 /// come from the environment first (`DATAFUSION_EXECUTION_BATCH_SIZE=32768`: any
 /// `datafusion.<section>.<key>` upper-cased with `_`); a bad value is an error naming it.
 pub async fn new_session(lake: &Lake) -> Result<SessionContext> {
-    let config = SessionConfig::from_env()?
+    let mut config = SessionConfig::from_env()?;
+    if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
+        let partitions = target_partitions(config.target_partitions());
+        config = config.with_target_partitions(partitions);
+    }
+    let config = config
         .with_information_schema(true)
         .with_default_catalog_and_schema("dataflow", "lake");
     let ctx = crate::dialect::session_context(config);
@@ -23,6 +28,15 @@ pub async fn new_session(lake: &Lake) -> Result<SessionContext> {
     }
     crate::views::register_saved_views(&ctx, &names).await?;
     Ok(ctx)
+}
+
+/// Partitions of a hash-partitioned aggregation or join: at least 8, even on fewer cores.
+/// With one partition per core, grouping ten million transactions by a million customers
+/// probes a hash table far larger than the CPU cache on every row; eight smaller tables
+/// (run by the same threads) took 5-8% less CPU on the example project's marts, for 15-20%
+/// more peak memory.
+fn target_partitions(cores: usize) -> usize {
+    cores.max(8)
 }
 
 /// Registers (or re-registers, after a write) the latest version of one lake table.
