@@ -73,11 +73,23 @@ impl Spec {
         })
     }
 
-    fn ranks(&self) -> bool {
-        self.functions
-            .iter()
-            .any(|f| matches!(f, Function::Rank | Function::DenseRank))
+    /// Which ranking columns the windows ask for.
+    fn wanted(&self) -> Wanted {
+        let any = |kind: fn(&Function) -> bool| self.functions.iter().any(kind);
+        Wanted {
+            row_number: any(|f| matches!(f, Function::RowNumber)),
+            rank: any(|f| matches!(f, Function::Rank)),
+            dense_rank: any(|f| matches!(f, Function::DenseRank)),
+        }
     }
+}
+
+/// The ranking columns an operator computes.
+#[derive(Debug, Clone, Copy)]
+struct Wanted {
+    row_number: bool,
+    rank: bool,
+    dense_rank: bool,
 }
 
 /// A batch with the arrays its windows need, evaluated once.
@@ -91,6 +103,7 @@ struct Pending {
 pub struct Evaluator {
     spec: Arc<Spec>,
     schema: SchemaRef,
+    wanted: Wanted,
     partition_rows: Option<RowConverter>,
     order_rows: Option<RowConverter>,
     queue: VecDeque<Pending>,
@@ -116,7 +129,8 @@ impl Evaluator {
             Ok(Some(RowConverter::new(fields)?))
         };
         let partition_rows = converter(spec.partition_by.iter().collect())?;
-        let order_rows = if spec.ranks() {
+        let wanted = spec.wanted();
+        let order_rows = if wanted.rank || wanted.dense_rank {
             converter(spec.order_by.iter().map(|s| &s.expr).collect())?
         } else {
             None
@@ -124,6 +138,7 @@ impl Evaluator {
         Ok(Self {
             spec,
             schema,
+            wanted,
             partition_rows,
             order_rows,
             queue: VecDeque::new(),
@@ -275,18 +290,13 @@ impl Evaluator {
 
     /// row_number, rank and dense_rank of the batch's rows, continuing the counters.
     fn ranking(&mut self, partitions: &[u32], peers: &[u32], behind: usize, rows: usize) -> Ranks {
-        let wanted = |f: fn(&Function) -> bool| self.spec.functions.iter().any(f);
+        let wanted = self.wanted;
         let capacity = |on: bool| if on { rows } else { 0 };
         let mut ranks = Ranks {
-            row_number: Vec::with_capacity(capacity(wanted(|f| matches!(f, Function::RowNumber)))),
-            rank: Vec::with_capacity(capacity(wanted(|f| matches!(f, Function::Rank)))),
-            dense_rank: Vec::with_capacity(capacity(wanted(|f| matches!(f, Function::DenseRank)))),
+            row_number: Vec::with_capacity(capacity(wanted.row_number)),
+            rank: Vec::with_capacity(capacity(wanted.rank)),
+            dense_rank: Vec::with_capacity(capacity(wanted.dense_rank)),
         };
-        let (want_rn, want_rank, want_dense) = (
-            ranks.row_number.capacity() > 0,
-            ranks.rank.capacity() > 0,
-            ranks.dense_rank.capacity() > 0,
-        );
         for i in behind..behind + rows {
             let new_partition = i == 0 || partitions[i] != partitions[i - 1];
             if new_partition {
@@ -300,13 +310,13 @@ impl Evaluator {
                     self.dense_rank += 1;
                 }
             }
-            if want_rn {
+            if wanted.row_number {
                 ranks.row_number.push(self.row_number);
             }
-            if want_rank {
+            if wanted.rank {
                 ranks.rank.push(self.rank);
             }
-            if want_dense {
+            if wanted.dense_rank {
                 ranks.dense_rank.push(self.dense_rank);
             }
         }
