@@ -41,13 +41,16 @@ impl PgStates {
         }
     }
 
-    fn error(&self, context: &str) -> impl FnOnce(tokio_postgres::Error) -> Error + '_ {
-        let context = context.to_string();
-        move |source| Error::Postgres {
-            target: self.target.clone(),
-            context,
-            source,
-        }
+    /// The rows `sql` (with `$1` = the customer ids) selects from the metrics table.
+    async fn rows(&self, sql: &str, customers: &[i64]) -> Result<Vec<tokio_postgres::Row>> {
+        self.client
+            .query(sql, &[&customers])
+            .await
+            .map_err(|source| Error::Postgres {
+                target: self.target.clone(),
+                context: "reading customer metrics".to_string(),
+                source,
+            })
     }
 
     /// The stored transaction state of these customers (absent ones have none yet).
@@ -63,11 +66,7 @@ impl PgStates {
             micros("last_transaction_time"),
             self.table
         );
-        let rows = self
-            .client
-            .query(&sql, &[&customers])
-            .await
-            .map_err(self.error("reading customer metrics"))?;
+        let rows = self.rows(&sql, customers).await?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -98,11 +97,7 @@ impl PgStates {
             micros("last_profile_update_time"),
             self.table
         );
-        let rows = self
-            .client
-            .query(&sql, &[&customers])
-            .await
-            .map_err(self.error("reading customer metrics"))?;
+        let rows = self.rows(&sql, customers).await?;
         Ok(rows
             .iter()
             .map(|r| {
