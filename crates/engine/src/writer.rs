@@ -36,6 +36,8 @@ pub struct TableWriter {
     table: DeltaTable,
     writer: RecordBatchWriter,
     rows: u64,
+    /// Whether a commit that reaches the table's checkpoint interval writes the checkpoint.
+    checkpoint: bool,
 }
 
 impl TableWriter {
@@ -49,7 +51,17 @@ impl TableWriter {
             table,
             writer,
             rows: 0,
+            checkpoint: true,
         })
+    }
+
+    /// Leaves Delta checkpoints to the caller: a commit then never writes one, even at the
+    /// table's checkpoint interval (every 100 versions by default), which costs the commit up
+    /// to a second on a table of many small commits. The caller must write them (see
+    /// `deltalake::checkpoints::create_checkpoint`), or reads slow down as the log grows.
+    pub fn defer_checkpoints(mut self) -> TableWriter {
+        self.checkpoint = false;
+        self
     }
 
     /// The table's committed state when the write began.
@@ -98,6 +110,7 @@ impl TableWriter {
             .map(|t| Transaction::new_with_last_update(&t.app_id, t.version, Some(now_millis())))
             .collect();
         let properties = CommitProperties::default()
+            .with_create_checkpoint(self.checkpoint)
             .with_metadata(metadata)
             .with_application_transactions(txns);
         let finalized = CommitBuilder::from(properties)

@@ -368,6 +368,8 @@ async fn compaction_keeps_rows_and_recorded_offsets() {
         let batch = [message(Source::Transactions, 0, offset, payload)];
         assert_eq!(compacting.apply(&batch).await.unwrap().transactions, 1);
     }
+    // Compactions run in the background; a session's end waits for them.
+    compacting.settle().await.unwrap();
     let info = lake.tables().await.unwrap();
     let transactions = info
         .iter()

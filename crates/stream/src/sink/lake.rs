@@ -11,9 +11,10 @@
 //!
 //! Micro-batches make small files: every `compact_every_commits` commits the table is compacted
 //! (Delta OPTIMIZE, within each partition), then files that no version of the last
-//! `vacuum_retention_hours` references are deleted (Delta VACUUM). Compaction only rearranges
-//! files, so the recorded offsets stay; a failed compaction or vacuum is logged and retried
-//! later, never fatal.
+//! `vacuum_retention_hours` references are deleted (Delta VACUUM); that and the Delta
+//! checkpoints run in the background ([`maintenance`]).
+
+mod maintenance;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -53,16 +54,8 @@ pub struct LakeTable {
     applied: HashMap<i32, i64>,
     /// Dead letters acknowledged per partition, as read or written by this process.
     dead_letters: HashMap<i32, DeadLetterMark>,
-    /// Compact after this many commits (0: never).
-    compact_every: u64,
-    /// Commits since the last compaction.
-    commits: u64,
-    /// Vacuum after compacting, keeping this long a history (`None`: never).
-    vacuum_retention: Option<chrono::Duration>,
+    maintenance: maintenance::Maintenance,
 }
-
-/// Target size of compacted files.
-const COMPACTED_FILE_SIZE: u64 = 128 * 1024 * 1024;
 
 impl LakeTable {
     async fn open(
@@ -82,61 +75,14 @@ impl LakeTable {
             table,
             applied: HashMap::new(),
             dead_letters: HashMap::new(),
-            compact_every: config.compact_every_commits,
-            commits: 0,
-            vacuum_retention: config
-                .vacuum
-                .then(|| chrono::Duration::hours(config.vacuum_retention_hours as i64)),
+            maintenance: maintenance::Maintenance::new(
+                name,
+                config.compact_every_commits,
+                config
+                    .vacuum
+                    .then(|| chrono::Duration::hours(config.vacuum_retention_hours as i64)),
+            ),
         })
-    }
-
-    /// Compacts the table's small files when enough commits have passed.
-    async fn maybe_compact(&mut self) {
-        self.commits += 1;
-        if self.compact_every == 0 || self.commits < self.compact_every {
-            return;
-        }
-        self.commits = 0;
-        let target =
-            std::num::NonZeroU64::new(COMPACTED_FILE_SIZE).unwrap_or(std::num::NonZeroU64::MIN);
-        match self.table.clone().optimize().with_target_size(target).await {
-            Ok((table, metrics)) => {
-                tracing::info!(
-                    table = %self.name,
-                    files_removed = metrics.num_files_removed,
-                    files_added = metrics.num_files_added,
-                    "compacted"
-                );
-                self.table = table;
-            }
-            Err(err) => {
-                tracing::warn!(table = %self.name, error = %err, "compaction failed");
-                return;
-            }
-        }
-        let Some(retention) = self.vacuum_retention else {
-            return;
-        };
-        // The retention is the stream file's explicit choice, so the table's own minimum
-        // (Delta's 7-day default) is not enforced over it.
-        let vacuum = self
-            .table
-            .clone()
-            .vacuum()
-            .with_retention_period(retention)
-            .with_enforce_retention_duration(false);
-        match vacuum.await {
-            Ok((table, metrics)) => {
-                tracing::info!(
-                    table = %self.name,
-                    files_deleted = metrics.files_deleted.len(),
-                    retention_hours = retention.num_hours(),
-                    "vacuumed"
-                );
-                self.table = table;
-            }
-            Err(err) => tracing::warn!(table = %self.name, error = %err, "vacuum failed"),
-        }
     }
 
     /// The table's name.
@@ -238,7 +184,7 @@ impl LakeTable {
         if transactions.is_empty() && rows == 0 {
             return Ok(None);
         }
-        let mut writer = TableWriter::new(&self.name, self.table.clone())?;
+        let mut writer = TableWriter::new(&self.name, self.table.clone())?.defer_checkpoints();
         if let Some(batch) = batch {
             writer.write(batch).await?;
         }
@@ -279,7 +225,7 @@ impl LakeTable {
                 table: self.name.clone(),
                 source: e,
             })?;
-        self.maybe_compact().await;
+        self.maintenance.committed(&self.table);
         Ok(Some(version))
     }
 }
@@ -327,4 +273,13 @@ impl LakeSink {
         self.transactions.refresh().await?;
         self.customer_events.refresh().await
     }
+
+    /// Waits for the tables' maintenance under way (before a session ends).
+    pub async fn settle(&mut self) {
+        self.transactions.maintenance.settle().await;
+        self.customer_events.maintenance.settle().await;
+    }
 }
+
+#[cfg(test)]
+mod tests;
