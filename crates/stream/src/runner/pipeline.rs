@@ -217,8 +217,10 @@ impl Pipeline {
     }
 
     /// Waits until the last batch's PostgreSQL transaction has committed (its error
-    /// otherwise), as before closing the stream.
+    /// otherwise) and the lake's compactions under way have ended, as before closing the
+    /// stream.
     pub async fn settle(&mut self) -> Result<()> {
+        self.lake.settle().await;
         let result = match &mut self.postgres {
             Some(pg) => pg.settle().await,
             None => Ok(()),
@@ -388,21 +390,33 @@ impl Pipeline {
                 }
             }
             loaded_customers = need_txn.len() + need_activity.len();
-            if !need_txn.is_empty() {
-                let ids: Vec<i64> = need_txn.into_iter().collect();
-                let mut loaded = pg.states().transaction_states(&ids).await?;
-                for id in ids {
-                    let state = loaded.remove(&id).unwrap_or_default();
-                    self.transactions.insert(id, state);
-                }
+            // Both reads go out at once: the client pipelines them on its connection.
+            let txn_ids: Vec<i64> = need_txn.into_iter().collect();
+            let activity_ids: Vec<i64> = need_activity.into_iter().collect();
+            let states = pg.states();
+            let (mut txn_loaded, mut activity_loaded) = tokio::try_join!(
+                async {
+                    if txn_ids.is_empty() {
+                        Ok(HashMap::new())
+                    } else {
+                        states.transaction_states(&txn_ids).await
+                    }
+                },
+                async {
+                    if activity_ids.is_empty() {
+                        Ok(HashMap::new())
+                    } else {
+                        states.activity_states(&activity_ids).await
+                    }
+                },
+            )?;
+            for id in txn_ids {
+                let state = txn_loaded.remove(&id).unwrap_or_default();
+                self.transactions.insert(id, state);
             }
-            if !need_activity.is_empty() {
-                let ids: Vec<i64> = need_activity.into_iter().collect();
-                let mut loaded = pg.states().activity_states(&ids).await?;
-                for id in ids {
-                    let state = loaded.remove(&id).unwrap_or_default();
-                    self.activity.insert(id, state);
-                }
+            for id in activity_ids {
+                let state = activity_loaded.remove(&id).unwrap_or_default();
+                self.activity.insert(id, state);
             }
         }
         let load_us = loading.elapsed().as_micros() as u64;
@@ -608,6 +622,15 @@ impl Pipeline {
                 .into_iter()
                 .map(|ms| (now_ms - ms as f64) / 1_000.0)
                 .collect();
+            if let Some(max) = record.latencies.iter().copied().reduce(f64::max) {
+                let min = record.latencies.iter().copied().fold(max, f64::min);
+                tracing::debug!(
+                    events = record.latencies.len(),
+                    min_latency_ms = (min * 1_000.0) as i64,
+                    max_latency_ms = (max * 1_000.0) as i64,
+                    "batch visible in every sink"
+                );
+            }
             metrics.record_batch(&record);
         };
         let mut build_us = 0;

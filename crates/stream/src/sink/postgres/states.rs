@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio_postgres::Client;
+use tokio::sync::OnceCell;
+use tokio_postgres::{Client, Statement};
 
 use super::sink::micros;
 use crate::error::{Error, Result};
@@ -19,8 +20,18 @@ use crate::process::{ActivityState, TransactionState, Welford};
 #[derive(Clone)]
 pub struct PgStates {
     client: Arc<Client>,
+    /// The two reads, prepared on first use (the table may not exist before): a read is then
+    /// one round trip instead of a parse and an execution.
+    prepared: Arc<[OnceCell<Statement>; 2]>,
     target: String,
     table: String,
+}
+
+/// Which of the prepared reads.
+#[derive(Clone, Copy)]
+enum Read {
+    Transactions = 0,
+    Activity = 1,
 }
 
 impl std::fmt::Debug for PgStates {
@@ -36,21 +47,33 @@ impl PgStates {
     pub(super) fn new(client: Client, target: &str, table: &str) -> PgStates {
         PgStates {
             client: Arc::new(client),
+            prepared: Arc::new([OnceCell::new(), OnceCell::new()]),
             target: target.to_string(),
             table: table.to_string(),
         }
     }
 
-    /// The rows `sql` (with `$1` = the customer ids) selects from the metrics table.
-    async fn rows(&self, sql: &str, customers: &[i64]) -> Result<Vec<tokio_postgres::Row>> {
-        self.client
-            .query(sql, &[&customers])
+    /// The rows the `read` (with `$1` = the customer ids) selects from the metrics table;
+    /// `sql` is its text, prepared on the first call.
+    async fn rows(
+        &self,
+        read: Read,
+        sql: String,
+        customers: &[i64],
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        let error = |source| Error::Postgres {
+            target: self.target.clone(),
+            context: "reading customer metrics".to_string(),
+            source,
+        };
+        let statement = self.prepared[read as usize]
+            .get_or_try_init(|| self.client.prepare(&sql))
             .await
-            .map_err(|source| Error::Postgres {
-                target: self.target.clone(),
-                context: "reading customer metrics".to_string(),
-                source,
-            })
+            .map_err(error)?;
+        self.client
+            .query(statement, &[&customers])
+            .await
+            .map_err(error)
     }
 
     /// The stored transaction state of these customers (absent ones have none yet).
@@ -66,7 +89,7 @@ impl PgStates {
             micros("last_transaction_time"),
             self.table
         );
-        let rows = self.rows(&sql, customers).await?;
+        let rows = self.rows(Read::Transactions, sql, customers).await?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -97,7 +120,7 @@ impl PgStates {
             micros("last_profile_update_time"),
             self.table
         );
-        let rows = self.rows(&sql, customers).await?;
+        let rows = self.rows(Read::Activity, sql, customers).await?;
         Ok(rows
             .iter()
             .map(|r| {
