@@ -1,4 +1,4 @@
-//! `dataflow produce` and `dataflow stream` against a real Kafka-compatible broker (tansu,
+//! `dataflow produce` and `dataflow stream` against a real Kafka-compatible broker (nisshi,
 //! started by scripts/test) and PostgreSQL: end-to-end counts equal the producer's manifest,
 //! rejected events reach the dead-letter topic with their origin, and a stream killed at every
 //! point of a batch and restarted leaves exactly the lake rows and PostgreSQL metrics of an
