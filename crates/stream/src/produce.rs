@@ -92,20 +92,16 @@ pub async fn produce(options: ProduceOptions, stop: Arc<AtomicBool>) -> Result<P
 
 fn produce_blocking(options: &ProduceOptions, stop: &AtomicBool) -> Result<ProduceSummary> {
     let counter = DeliveryCounter::default();
-    let mut config = options.settings.client_config();
     // Defaults for a load generator; the stream file's `kafka_properties` win.
-    for (key, value) in [
-        ("acks", "all"),
-        ("linger.ms", "5"),
-        ("batch.num.messages", "10000"),
-        ("queue.buffering.max.messages", "200000"),
-        ("message.timeout.ms", "60000"),
-    ] {
-        if config.get(key).is_none() {
-            config.set(key, value);
-        }
-    }
-    let producer: BaseProducer<DeliveryCounter> = config
+    let producer: BaseProducer<DeliveryCounter> = options
+        .settings
+        .client_config_with_defaults(&[
+            ("acks", "all"),
+            ("linger.ms", "5"),
+            ("batch.num.messages", "10000"),
+            ("queue.buffering.max.messages", "200000"),
+            ("message.timeout.ms", "60000"),
+        ])
         .create_with_context(counter.clone())
         .map_err(Error::kafka_config)?;
     let mut generator = EventGenerator::new(options.events.clone())?;

@@ -74,6 +74,18 @@ impl KafkaSettings {
         }
         config
     }
+
+    /// [`KafkaSettings::client_config`] with `defaults` for the properties the passthrough
+    /// ones leave unset (a stream file's `kafka_properties` win over them).
+    pub fn client_config_with_defaults(&self, defaults: &[(&str, &str)]) -> ClientConfig {
+        let mut config = self.client_config();
+        for (key, value) in defaults {
+            if config.get(key).is_none() {
+                config.set(*key, *value);
+            }
+        }
+        config
+    }
 }
 
 impl Error {
@@ -95,5 +107,22 @@ impl Error {
                 source: other,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_only_what_the_stream_file_leaves_unset() {
+        let settings = KafkaSettings {
+            brokers: "b:9092".to_string(),
+            properties: vec![("linger.ms".to_string(), "50".to_string())],
+        };
+        let config = settings.client_config_with_defaults(&[("linger.ms", "5"), ("acks", "all")]);
+        assert_eq!(config.get("linger.ms"), Some("50"));
+        assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(config.get("bootstrap.servers"), Some("b:9092"));
     }
 }
