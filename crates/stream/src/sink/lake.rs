@@ -225,6 +225,14 @@ impl LakeTable {
                 table: self.name.clone(),
                 source: e,
             })?;
+        if self.table.version().is_some_and(|latest| latest > version) {
+            // Another process committed right after us, and the state just read holds it: a
+            // later commit is checked for conflicts only against versions after this one, so
+            // offsets cached before it would let rows it recorded be written again.
+            tracing::debug!(table = %self.name, version, "another writer committed right after");
+            self.applied.clear();
+            self.dead_letters.clear();
+        }
         self.maintenance.committed(&self.table);
         Ok(Some(version))
     }
