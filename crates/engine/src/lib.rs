@@ -2,6 +2,7 @@
 //! atomic table writes with application transaction ids, and a DataFusion session that sees every
 //! lake table by name.
 
+pub mod compact;
 pub mod dialect;
 pub mod error;
 pub mod lake;

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use datafusion::arrow::array::RecordBatch;
 use deltalake::DeltaTable;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Transaction};
+use deltalake::kernel::{Action, Add, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use serde_json::Value;
@@ -130,15 +130,21 @@ impl TableWriter {
             .flush()
             .await
             .map_err(Error::delta(&self.name))?;
-        let store = self.table.object_store();
-        for add in adds {
-            let path = object_store::path::Path::from(add.path.as_str());
-            use object_store::ObjectStoreExt as _;
-            if let Err(err) = store.delete(&path).await {
-                tracing::warn!(table = %self.name, file = %add.path, error = %err, "could not remove an abandoned data file");
-            }
-        }
+        delete_files(&self.table, &self.name, &adds).await;
         Ok(())
+    }
+}
+
+/// Deletes data files written but not committed (a failure is logged: an unreferenced file
+/// is harmless, and `VACUUM` removes it later).
+pub(crate) async fn delete_files(table: &DeltaTable, name: &str, adds: &[Add]) {
+    use object_store::ObjectStoreExt as _;
+    let store = table.object_store();
+    for add in adds {
+        let path = object_store::path::Path::from(add.path.as_str());
+        if let Err(err) = store.delete(&path).await {
+            tracing::warn!(table = %name, file = %add.path, error = %err, "could not remove an abandoned data file");
+        }
     }
 }
 

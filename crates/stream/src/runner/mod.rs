@@ -15,6 +15,7 @@ mod acks;
 mod commit;
 mod pg_writes;
 mod pipeline;
+mod repeats;
 #[cfg(test)]
 mod tests;
 

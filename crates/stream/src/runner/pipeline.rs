@@ -280,7 +280,22 @@ impl Pipeline {
     }
 
     async fn run(&mut self, batch: &[Message], wait: bool) -> Result<(BatchCounts, Pending)> {
-        let result = self.apply_inner(batch, wait).await;
+        let result = match super::repeats::without_repeats(batch) {
+            None => self.apply_inner(batch, wait).await,
+            Some((kept, dropped)) => {
+                tracing::info!(
+                    messages = dropped,
+                    "dropped messages delivered twice in one batch (fetched again after a rebalance)"
+                );
+                self.apply_inner(&kept, wait)
+                    .await
+                    .map(|(mut counts, pending)| {
+                        counts.messages += dropped;
+                        counts.replayed += dropped;
+                        (counts, pending)
+                    })
+            }
+        };
         if result.is_err() {
             // The in-memory state may be ahead of what was written.
             self.forget_state();

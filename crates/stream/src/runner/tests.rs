@@ -182,6 +182,57 @@ async fn a_replayed_batch_writes_nothing_twice() {
     assert_eq!(dead_letters_on_topic(&brokers).await, 1);
 }
 
+/// After a rebalance the consumer fetches a partition again from its committed offset while
+/// its earlier messages are still in the open batch: each event is written, counted and
+/// dead-lettered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_delivered_twice_in_one_batch_are_applied_once() {
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic("dlq", 1, 1).unwrap();
+    let brokers = mock.bootstrap_servers();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+    let mut twice = batch();
+    twice.extend(batch());
+    twice.push(message(
+        Source::Transactions,
+        0,
+        4,
+        TXN.replace("ID", "4").replace("AMOUNT", "30"),
+    ));
+    let counts = pipeline(&lake, &brokers).await.apply(&twice).await.unwrap();
+    assert_eq!(
+        counts,
+        BatchCounts {
+            messages: 13,
+            replayed: 6,
+            transactions: 4,
+            customer_events: 2,
+            dead_letters: 1,
+            high_value: 2,
+            anomalies: 1,
+            ..BatchCounts::default()
+        }
+    );
+    assert_eq!(
+        count(
+            &lake,
+            "select count(distinct transaction_id) from stream_transactions"
+        )
+        .await,
+        4
+    );
+    assert_eq!(
+        count(&lake, "select count(*) from stream_transactions").await,
+        4
+    );
+    assert_eq!(
+        count(&lake, "select count(*) from stream_customer_events").await,
+        2
+    );
+    assert_eq!(dead_letters_on_topic(&brokers).await, 1);
+}
+
 async fn dead_letters_on_topic(brokers: &str) -> i64 {
     let settings = KafkaSettings::brokers(brokers);
     let counts = tokio::task::spawn_blocking(move || topic_message_counts(&settings, "dlq"))
