@@ -194,30 +194,6 @@ impl LakeTable {
         )]);
         let read_version = self.table.version();
         let version = writer.commit(&transactions, metadata).await?;
-        if read_version.is_some_and(|read| version > read + 1) {
-            // Another process committed between our read and our commit (around a rebalance):
-            // what it recorded is not in the cache, so read every offset again when needed.
-            tracing::debug!(table = %self.name, version, "another writer committed meanwhile");
-            self.applied.clear();
-            self.dead_letters.clear();
-        }
-        for (&partition, &offset) in offsets {
-            if transactions
-                .iter()
-                .any(|t| t.app_id == app_id(&self.topic, partition))
-            {
-                self.applied.insert(partition, offset);
-            }
-        }
-        for (partition, offset) in marks {
-            self.dead_letters.insert(
-                partition,
-                DeadLetterMark {
-                    offset,
-                    recorded: true,
-                },
-            );
-        }
         self.table
             .update_incremental(None)
             .await
@@ -225,13 +201,35 @@ impl LakeTable {
                 table: self.name.clone(),
                 source: e,
             })?;
-        if self.table.version().is_some_and(|latest| latest > version) {
-            // Another process committed right after us, and the state just read holds it: a
-            // later commit is checked for conflicts only against versions after this one, so
-            // offsets cached before it would let rows it recorded be written again.
-            tracing::debug!(table = %self.name, version, "another writer committed right after");
+        let latest = self.table.version();
+        if read_version.is_some_and(|read| version > read + 1)
+            || latest.is_some_and(|latest| latest > version)
+        {
+            // Another process committed between our read and our commit, or right after it
+            // (around a rebalance), and the state just read holds it: what it recorded is
+            // not in the cache, and a later commit is checked for conflicts only against
+            // versions after this state's. Every offset is read again when needed.
+            tracing::debug!(table = %self.name, version, ?latest, "another writer committed too");
             self.applied.clear();
             self.dead_letters.clear();
+        } else {
+            for (&partition, &offset) in offsets {
+                if transactions
+                    .iter()
+                    .any(|t| t.app_id == app_id(&self.topic, partition))
+                {
+                    self.applied.insert(partition, offset);
+                }
+            }
+            for (partition, offset) in marks {
+                self.dead_letters.insert(
+                    partition,
+                    DeadLetterMark {
+                        offset,
+                        recorded: true,
+                    },
+                );
+            }
         }
         self.maintenance.committed(&self.table);
         Ok(Some(version))
