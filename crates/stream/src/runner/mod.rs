@@ -171,8 +171,13 @@ async fn session(
         metrics: options.metrics.clone(),
         ..StreamContext::default()
     };
+    // How long the broker may hold a fetch that finds nothing new: librdkafka's 500 ms default
+    // adds up to that to an event's latency on brokers that poll their storage while they hold
+    // it (nisshi sleeps half the remaining wait between looks); 100 ms keeps p99 under 1 s at
+    // 5,000 events/s there, at the cost of a few empty fetches a second when idle. A
+    // `kafka_properties` entry wins.
     let consumer: Arc<StreamConsumer<StreamContext>> = settings
-        .client_config()
+        .client_config_with_defaults(&[("fetch.wait.max.ms", "100")])
         .set("group.id", stream.group_id())
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
