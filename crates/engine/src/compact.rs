@@ -43,6 +43,9 @@ pub struct Compaction {
     pub files_added: usize,
 }
 
+/// A partition's values, by column.
+type Partition = BTreeMap<String, Option<String>>;
+
 /// A small file to rewrite.
 struct SmallFile {
     path: String,
@@ -57,15 +60,13 @@ struct SmallFile {
 pub async fn compact(table: &DeltaTable, name: &str, target_size: u64) -> Result<Compaction> {
     let state = table.snapshot().map_err(Error::delta(name))?;
     let read_version = state.version();
-    let mut partitions: BTreeMap<Vec<(String, Option<String>)>, Vec<SmallFile>> = BTreeMap::new();
+    let mut partitions: BTreeMap<Partition, Vec<SmallFile>> = BTreeMap::new();
     for file in state.log_data().iter() {
         if file.size() as u64 >= target_size || file.deletion_vector_descriptor().is_some() {
             continue;
         }
-        let key: Vec<(String, Option<String>)> = file.partition_values_map().into_iter().collect();
-        let mut key = key;
-        key.sort();
-        partitions.entry(key).or_default().push(SmallFile {
+        let partition = file.partition_values_map().into_iter().collect();
+        partitions.entry(partition).or_default().push(SmallFile {
             path: file.path().to_string(),
             remove: file.remove_action(false),
         });
@@ -150,7 +151,7 @@ pub fn is_conflict(err: &Error) -> bool {
 async fn rewrite(
     table: &DeltaTable,
     name: &str,
-    partitions: &BTreeMap<Vec<(String, Option<String>)>, Vec<SmallFile>>,
+    partitions: &BTreeMap<Partition, Vec<SmallFile>>,
     writer: &mut RecordBatchWriter,
     adds: &mut Vec<Add>,
 ) -> Result<()> {

@@ -54,6 +54,22 @@ fn batch() -> Vec<Message> {
     ]
 }
 
+/// A mock cluster with the dead-letter topic `dlq`, its address, and an empty lake in a
+/// temporary directory (the cluster and the directory live as long as the returned values).
+fn mock_and_lake() -> (
+    MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    String,
+    tempfile::TempDir,
+    Lake,
+) {
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic("dlq", 1, 1).unwrap();
+    let brokers = mock.bootstrap_servers();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+    (mock, brokers, dir, lake)
+}
+
 async fn count(lake: &Lake, sql: &str) -> i64 {
     let ctx = dataflow_engine::new_session(lake).await.unwrap();
     let batches = dataflow_engine::collect_sql(&ctx, sql).await.unwrap();
@@ -81,11 +97,7 @@ async fn pipeline(lake: &Lake, brokers: &str) -> Pipeline {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_batch_writes_nothing_twice() {
-    let mock = MockCluster::new(1).unwrap();
-    mock.create_topic("dlq", 1, 1).unwrap();
-    let brokers = mock.bootstrap_servers();
-    let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+    let (_mock, brokers, dir, lake) = mock_and_lake();
 
     let metrics = crate::metrics::StreamMetrics::new();
     let mut first = pipeline(&lake, &brokers)
@@ -187,11 +199,7 @@ async fn a_replayed_batch_writes_nothing_twice() {
 /// dead-lettered once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_delivered_twice_in_one_batch_are_applied_once() {
-    let mock = MockCluster::new(1).unwrap();
-    mock.create_topic("dlq", 1, 1).unwrap();
-    let brokers = mock.bootstrap_servers();
-    let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+    let (_mock, brokers, _dir, lake) = mock_and_lake();
     let mut twice = batch();
     twice.extend(batch());
     twice.push(message(
@@ -251,11 +259,7 @@ async fn recorded(lake: &Lake, app_id: &str) -> Option<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_not_known_to_be_acknowledged_are_published_again() {
-    let mock = MockCluster::new(1).unwrap();
-    mock.create_topic("dlq", 1, 1).unwrap();
-    let brokers = mock.bootstrap_servers();
-    let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+    let (_mock, brokers, _dir, lake) = mock_and_lake();
     let dead_letters_id = crate::sink::dead_letters_app_id("tx", 0);
 
     // Written, its dead letter handed to the producer, then a crash before the stream saw the
@@ -283,11 +287,7 @@ async fn dead_letters_not_known_to_be_acknowledged_are_published_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_without_the_dead_letter_record_stands_for_it_with_its_rows() {
-    let mock = MockCluster::new(1).unwrap();
-    mock.create_topic("dlq", 1, 1).unwrap();
-    let brokers = mock.bootstrap_servers();
-    let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+    let (_mock, brokers, _dir, lake) = mock_and_lake();
     // As written before dead letters were recorded (then acknowledged before each commit):
     // the rows' offset only.
     LakeSink::open(&lake, &LakeSinkConfig::default(), "tx", "cust")
@@ -392,11 +392,7 @@ async fn the_stream_consumes_what_was_produced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compaction_keeps_rows_and_recorded_offsets() {
-    let mock = MockCluster::new(1).unwrap();
-    mock.create_topic("dlq", 1, 1).unwrap();
-    let brokers = mock.bootstrap_servers();
-    let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open(dir.path().to_str().unwrap(), HashMap::new()).unwrap();
+    let (_mock, brokers, dir, lake) = mock_and_lake();
     let config = LakeSinkConfig {
         compact_every_commits: 4,
         vacuum_retention_hours: 0,

@@ -155,6 +155,7 @@ impl LakeTable {
         stream: &str,
     ) -> Result<Option<u64>> {
         let mut transactions = Vec::new();
+        let mut recorded = Vec::new();
         let mut marks = BTreeMap::new();
         for (&partition, &offset) in offsets {
             if offset > self.applied_offset(partition).await? {
@@ -162,6 +163,7 @@ impl LakeTable {
                     app_id: app_id(&self.topic, partition),
                     version: offset,
                 });
+                recorded.push((partition, offset));
                 let mark = self.dead_letter_mark(partition).await?;
                 if !mark.recorded {
                     marks.insert(partition, mark.offset);
@@ -213,14 +215,7 @@ impl LakeTable {
             self.applied.clear();
             self.dead_letters.clear();
         } else {
-            for (&partition, &offset) in offsets {
-                if transactions
-                    .iter()
-                    .any(|t| t.app_id == app_id(&self.topic, partition))
-                {
-                    self.applied.insert(partition, offset);
-                }
-            }
+            self.applied.extend(recorded);
             for (partition, offset) in marks {
                 self.dead_letters.insert(
                     partition,
