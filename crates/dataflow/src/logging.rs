@@ -49,7 +49,12 @@ pub struct LogOptions {
     pub file_keep: u32,
 }
 
-const DEFAULT_FILTER: &str = "warn,dataflow=info,dataflow_core=info,dataflow_engine=info,dataflow_ingest=info,dataflow_datagen=info";
+/// Our crates at info (a target matches every module path it starts, so `dataflow` covers
+/// `dataflow_stream` too), others at warn; delta-rs's commit loop only at error: it warns on
+/// every commit that meets another writer's (an append beside a compaction, two stream
+/// processes), which its conflict check then resolves, and a commit it cannot resolve fails
+/// with an error the caller logs.
+const DEFAULT_FILTER: &str = "warn,dataflow=info,dataflow_core=info,dataflow_engine=info,dataflow_ingest=info,dataflow_datagen=info,deltalake_core::kernel::transaction=error";
 
 /// What `init` set up; `finish` flushes the spans at exit.
 pub struct Telemetry {
@@ -169,4 +174,50 @@ where
         .with_writer(writer)
         .fmt_fields(JsonFields::new())
         .event_format(json::WithTraceIds::new(format, traced))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::Context;
+
+    use super::*;
+
+    /// Records each event's target and level.
+    struct Capture(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> Layer<S> for Capture {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let meta = event.metadata();
+            if let Ok(mut seen) = self.0.lock() {
+                seen.push(format!("{} {}", meta.target(), meta.level()));
+            }
+        }
+    }
+
+    #[test]
+    fn the_default_filter_keeps_our_info_and_quiets_delta_commit_retries() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let filter = EnvFilter::try_new(DEFAULT_FILTER).unwrap();
+        let subscriber =
+            tracing_subscriber::registry().with(Capture(Arc::clone(&seen)).with_filter(filter));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "dataflow_stream::runner", "partitions assigned");
+            tracing::info!(target: "dataflow_orchestrator::scheduler", "run started");
+            tracing::warn!(target: "deltalake_core::kernel::transaction", "table updated");
+            tracing::error!(target: "deltalake_core::kernel::transaction", "conflict");
+            tracing::info!(target: "rdkafka::client", "noise");
+            tracing::warn!(target: "rdkafka::client", "broker down");
+        });
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "dataflow_stream::runner INFO",
+                "dataflow_orchestrator::scheduler INFO",
+                "deltalake_core::kernel::transaction ERROR",
+                "rdkafka::client WARN",
+            ]
+        );
+    }
 }
