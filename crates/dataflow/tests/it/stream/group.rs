@@ -360,7 +360,7 @@ fn processors_of_one_group_split_partitions_and_take_over_without_loss() {
         stream_project(&brokers, &topics, Some(&pg_reference.url));
     let (group, dead_letter_group) = stream_project(&brokers, &topics, Some(&pg_group.url));
     // The group's members compact the shared tables every few commits, so their compactions
-    // overlap each other's and the appends.
+    // overlap each other's and the appends (the file ends with its `sinks:` section).
     let stream_file = group.path().join("streams").join("shop.yml");
     let mut text = std::fs::read_to_string(&stream_file).expect("stream file");
     text.push_str("  lake:\n    compact_every_commits: 3\n");

@@ -7,8 +7,9 @@
 //! offsets stay. The other processors of the group compact the same tables: of two
 //! compactions that overlap, the later one fails and is left to the next time
 //! ([`dataflow_engine::compact`]; delta-rs's own OPTIMIZE committed both, and the table then
-//! held the overlap's rows twice). Done inline, the checkpoint and the compaction each stalled the batch behind
-//! them for most of a second, the stream's only latencies above 1 s at 5,000 events/s.
+//! held the overlap's rows twice). Done inline, the checkpoint and the compaction each stalled
+//! the batch behind them for most of a second, the stream's only latencies above 1 s at 5,000
+//! events/s.
 //!
 //! The job runs on a thread of its own with a small runtime, not on the stream's: it decodes
 //! and encodes Parquet without yielding, and on the stream's runtime it held the worker threads
